@@ -1,0 +1,1 @@
+"""ferrotune: Rust-accelerated hyperparameter optimisation."""

@@ -1,0 +1,26 @@
+//! ferrotune-core: the pure-Rust hot paths of ferrotune (no Python dependency).
+//!
+//! Layout (one concept per file):
+//! - [`rng`]: numpy's legacy `RandomState` (MT19937) stream, bit for bit.
+//! - [`numpy_ops`]: reductions and element-wise helpers with numpy's exact operation order.
+//! - [`special`]: erf / erfc / Φ / log Φ as Optuna evaluates them.
+//! - [`truncnorm`]: truncated-normal mass, ppf, logpdf (Optuna's `_truncnorm`).
+//! - [`space`]: the encoding of search-space dimensions.
+//! - [`sort`]: argsort with a pluggable tie order.
+//! - [`parzen`]: Parzen estimators (bandwidths, prior, categorical kernels).
+//! - [`mixture`]: sampling from and scoring under a mixture of product kernels.
+//! - [`tpe`]: one TPE step (build below/above estimators, draw, score, pick).
+//! - [`error`]: the error type.
+
+pub mod error;
+pub mod mixture;
+pub mod numpy_ops;
+pub mod parzen;
+pub mod rng;
+pub mod sort;
+pub mod space;
+pub mod special;
+pub mod tpe;
+pub mod truncnorm;
+
+pub use error::CoreError;
