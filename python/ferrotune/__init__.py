@@ -1,1 +1,44 @@
-"""ferrotune: Rust-accelerated hyperparameter optimisation."""
+"""ferrotune: Rust-accelerated hyperparameter optimisation, Optuna-compatible.
+
+Switch from Optuna's TPE with one line::
+
+    study = optuna.create_study(sampler=ferrotune.TPESampler(seed=0))
+
+The heavy lifting runs in the native module ``ferrotune._core``; when it is missing (or with
+``FERROTUNE_BACKEND=python``) a pure-Python fallback gives the same results, slowly.
+"""
+
+from __future__ import annotations
+
+from ferrotune._backend import get_backend, native_available
+from ferrotune._version import __version__
+from ferrotune.exceptions import (
+    BackendUnavailableError,
+    FerrotuneError,
+    InvalidArgumentError,
+    NativeBuildMismatchError,
+    SearchSpaceError,
+)
+from ferrotune.sampler import (
+    TPESampler,
+    default_gamma,
+    default_gamma_multiobjective,
+    default_weights,
+    hyperopt_default_gamma,
+)
+
+__all__ = [
+    "__version__",
+    "TPESampler",
+    "get_backend",
+    "native_available",
+    "default_gamma",
+    "default_gamma_multiobjective",
+    "default_weights",
+    "hyperopt_default_gamma",
+    "FerrotuneError",
+    "SearchSpaceError",
+    "InvalidArgumentError",
+    "BackendUnavailableError",
+    "NativeBuildMismatchError",
+]

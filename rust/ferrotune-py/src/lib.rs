@@ -1,7 +1,339 @@
+//! PyO3 bindings of `ferrotune-core`, built as the private module `ferrotune._core`.
+//!
+//! This crate only converts arguments, maps errors onto the exception classes defined once in
+//! `ferrotune/exceptions.py`, and releases the GIL around the Rust work. All logic lives in the
+//! core crate.
+
+use ferrotune_core::parzen::{ParzenEstimator, ParzenParams};
+use ferrotune_core::rng::{Mt19937, MT_N};
+use ferrotune_core::sort::ArgSort;
+use ferrotune_core::space::Dim;
+use ferrotune_core::{tpe, truncnorm, CoreError};
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+
+/// A dimension as the Python layer encodes it: `(kind, low, high, step, log, n_choices)`,
+/// with kind 0 = numerical, 1 = categorical and step 0.0 meaning continuous.
+type DimTuple = (u8, f64, f64, f64, bool, usize);
+
+fn exception(py: Python<'_>, class: &str, message: String) -> PyErr {
+    let made = py
+        .import("ferrotune.exceptions")
+        .and_then(|m| m.getattr(class))
+        .and_then(|cls| cls.call1((message.clone(),)));
+    match made {
+        Ok(instance) => PyErr::from_value(instance),
+        Err(_) => PyValueError::new_err(message),
+    }
+}
+
+fn map_err(py: Python<'_>, err: CoreError) -> PyErr {
+    match err {
+        CoreError::InvalidSearchSpace(m) => exception(py, "SearchSpaceError", m),
+        CoreError::InvalidArgument(m) => exception(py, "InvalidArgumentError", m),
+    }
+}
+
+fn invalid(py: Python<'_>, message: String) -> PyErr {
+    exception(py, "InvalidArgumentError", message)
+}
+
+fn convert_dims(py: Python<'_>, dims: &[DimTuple]) -> PyResult<Vec<Dim>> {
+    dims.iter()
+        .enumerate()
+        .map(|(i, &(kind, low, high, step, log, n_choices))| match kind {
+            0 => Ok(Dim::Numerical {
+                low,
+                high,
+                step: if step == 0.0 { None } else { Some(step) },
+                log,
+            }),
+            1 => Ok(Dim::Categorical { n_choices }),
+            other => Err(invalid(
+                py,
+                format!("dimension {i}: unknown kind {other} (expected 0 or 1)"),
+            )),
+        })
+        .collect()
+}
+
+fn rng_from_state(py: Python<'_>, key: &PyReadonlyArray1<'_, u32>, pos: usize) -> PyResult<Mt19937> {
+    let key = key
+        .as_slice()
+        .map_err(|e| invalid(py, format!("MT19937 key must be contiguous: {e}")))?;
+    if key.len() != MT_N {
+        return Err(invalid(
+            py,
+            format!("MT19937 key must have {MT_N} words, got {}", key.len()),
+        ));
+    }
+    Mt19937::from_state(key, pos).map_err(|e| map_err(py, e))
+}
+
+fn matrix<'a>(
+    py: Python<'_>,
+    name: &str,
+    arr: &'a PyReadonlyArray2<'_, f64>,
+) -> PyResult<(&'a [f64], usize, usize)> {
+    let shape = arr.shape();
+    let (rows, cols) = (shape[0], shape[1]);
+    let data = arr
+        .as_slice()
+        .map_err(|e| invalid(py, format!("{name} must be a C-contiguous float64 array: {e}")))?;
+    Ok((data, rows, cols))
+}
+
+fn vector<'a>(py: Python<'_>, name: &str, arr: &'a PyReadonlyArray1<'_, f64>) -> PyResult<&'a [f64]> {
+    arr.as_slice()
+        .map_err(|e| invalid(py, format!("{name} must be a contiguous float64 array: {e}")))
+}
+
+fn check_width(py: Python<'_>, name: &str, rows: usize, cols: usize, d: usize) -> PyResult<()> {
+    if cols != d && rows > 0 {
+        return Err(invalid(
+            py,
+            format!("{name} has {cols} columns but the search space has {d} dimensions"),
+        ));
+    }
+    Ok(())
+}
+
+/// Orders tied values exactly as `numpy.argsort` (the default, unstable kind) does on this
+/// machine, so that tied kernels get the bandwidths Optuna gives them. Called by the core only
+/// for dimensions that contain ties; it takes the GIL back for the duration of the call.
+struct NumpyArgSort;
+
+impl ArgSort for NumpyArgSort {
+    fn argsort(&self, values: &[f64]) -> Vec<usize> {
+        let from_numpy = Python::attach(|py| -> PyResult<Vec<usize>> {
+            let np = py.import("numpy")?;
+            let arr = PyArray1::from_slice(py, values);
+            let order = np.getattr("argsort")?.call1((arr,))?;
+            order.extract::<Vec<usize>>()
+        });
+        match from_numpy {
+            Ok(order) if order.len() == values.len() => order,
+            // numpy failed (should not happen): fall back to a stable order, never panic.
+            _ => ferrotune_core::sort::StableArgSort.argsort(values),
+        }
+    }
+}
+
+fn params(prior_weight: f64, consider_magic_clip: bool, consider_endpoints: bool) -> ParzenParams {
+    ParzenParams {
+        prior_weight,
+        consider_magic_clip,
+        consider_endpoints,
+    }
+}
+
+/// One TPE step (see `ferrotune_core::tpe::sample_step`). Returns the best candidate in the
+/// internal representation and the advanced MT19937 state `(key, pos)`.
+#[pyfunction]
+#[pyo3(signature = (dims, below, below_weights, above, above_weights, prior_weight, consider_magic_clip, consider_endpoints, n_candidates, key, pos))]
+#[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
+fn tpe_sample_step<'py>(
+    py: Python<'py>,
+    dims: Vec<DimTuple>,
+    below: PyReadonlyArray2<'py, f64>,
+    below_weights: PyReadonlyArray1<'py, f64>,
+    above: PyReadonlyArray2<'py, f64>,
+    above_weights: PyReadonlyArray1<'py, f64>,
+    prior_weight: f64,
+    consider_magic_clip: bool,
+    consider_endpoints: bool,
+    n_candidates: usize,
+    key: PyReadonlyArray1<'py, u32>,
+    pos: usize,
+) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u32>>, usize)> {
+    let dims = convert_dims(py, &dims)?;
+    let mut rng = rng_from_state(py, &key, pos)?;
+    let (below, n_below, wb) = matrix(py, "below", &below)?;
+    let (above, n_above, wa) = matrix(py, "above", &above)?;
+    check_width(py, "below", n_below, wb, dims.len())?;
+    check_width(py, "above", n_above, wa, dims.len())?;
+    let below_weights = vector(py, "below_weights", &below_weights)?;
+    let above_weights = vector(py, "above_weights", &above_weights)?;
+    let p = params(prior_weight, consider_magic_clip, consider_endpoints);
+    let result = py.detach(|| {
+        tpe::sample_step(
+            &dims,
+            below,
+            n_below,
+            below_weights,
+            above,
+            n_above,
+            above_weights,
+            &p,
+            n_candidates,
+            &mut rng,
+            &NumpyArgSort,
+        )
+        .map(|best| (best, rng))
+    });
+    let (best, rng) = result.map_err(|e| map_err(py, e))?;
+    let new_key = PyArray1::from_slice(py, rng.key());
+    Ok((best.into_pyarray(py), new_key, rng.pos()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_estimator(
+    py: Python<'_>,
+    dims: &[DimTuple],
+    obs: &PyReadonlyArray2<'_, f64>,
+    weights: &PyReadonlyArray1<'_, f64>,
+    prior_weight: f64,
+    consider_magic_clip: bool,
+    consider_endpoints: bool,
+) -> PyResult<(ParzenEstimator, usize)> {
+    let dims = convert_dims(py, dims)?;
+    let (obs, n_obs, width) = matrix(py, "obs", obs)?;
+    check_width(py, "obs", n_obs, width, dims.len())?;
+    let weights = vector(py, "weights", weights)?;
+    let p = params(prior_weight, consider_magic_clip, consider_endpoints);
+    let est = py
+        .detach(|| ParzenEstimator::new(&dims, obs, n_obs, weights, &p, &NumpyArgSort))
+        .map_err(|e| map_err(py, e))?;
+    Ok((est, dims.len()))
+}
+
+/// Draw `size` samples from a Parzen estimator (testing and research helper). Returns the
+/// samples as a `(size, d)` array and the advanced MT19937 state.
+#[pyfunction]
+#[pyo3(signature = (dims, obs, weights, prior_weight, consider_magic_clip, consider_endpoints, size, key, pos))]
+#[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
+fn parzen_sample<'py>(
+    py: Python<'py>,
+    dims: Vec<DimTuple>,
+    obs: PyReadonlyArray2<'py, f64>,
+    weights: PyReadonlyArray1<'py, f64>,
+    prior_weight: f64,
+    consider_magic_clip: bool,
+    consider_endpoints: bool,
+    size: usize,
+    key: PyReadonlyArray1<'py, u32>,
+    pos: usize,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<u32>>, usize)> {
+    let (est, d) = build_estimator(
+        py,
+        &dims,
+        &obs,
+        &weights,
+        prior_weight,
+        consider_magic_clip,
+        consider_endpoints,
+    )?;
+    let mut rng = rng_from_state(py, &key, pos)?;
+    let (samples, rng) = py.detach(|| {
+        let s = est.sample(&mut rng, size);
+        (s, rng)
+    });
+    let arr = samples.into_pyarray(py).reshape([size, d])?;
+    let new_key = PyArray1::from_slice(py, rng.key());
+    Ok((arr.into_any(), new_key, rng.pos()))
+}
+
+/// Log density of `x` (an `(n, d)` array) under a Parzen estimator (testing helper).
+#[pyfunction]
+#[pyo3(signature = (dims, obs, weights, prior_weight, consider_magic_clip, consider_endpoints, x))]
+#[allow(clippy::too_many_arguments)]
+fn parzen_log_pdf<'py>(
+    py: Python<'py>,
+    dims: Vec<DimTuple>,
+    obs: PyReadonlyArray2<'py, f64>,
+    weights: PyReadonlyArray1<'py, f64>,
+    prior_weight: f64,
+    consider_magic_clip: bool,
+    consider_endpoints: bool,
+    x: PyReadonlyArray2<'py, f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let (est, d) = build_estimator(
+        py,
+        &dims,
+        &obs,
+        &weights,
+        prior_weight,
+        consider_magic_clip,
+        consider_endpoints,
+    )?;
+    let (x, n, width) = matrix(py, "x", &x)?;
+    check_width(py, "x", n, width, d)?;
+    let out = py
+        .detach(|| est.log_pdf(x, n))
+        .map_err(|e| map_err(py, e))?;
+    Ok(out.into_pyarray(py))
+}
+
+fn pair<'a>(
+    py: Python<'_>,
+    a: &'a PyReadonlyArray1<'_, f64>,
+    b: &'a PyReadonlyArray1<'_, f64>,
+) -> PyResult<(&'a [f64], &'a [f64])> {
+    let a = vector(py, "a", a)?;
+    let b = vector(py, "b", b)?;
+    if a.len() != b.len() {
+        return Err(invalid(
+            py,
+            format!("arrays must have equal lengths, got {} and {}", a.len(), b.len()),
+        ));
+    }
+    Ok((a, b))
+}
+
+/// Truncated-normal `ppf(q, a, b)` on equal-length 1-D arrays (testing helper).
+#[pyfunction]
+fn truncnorm_ppf<'py>(
+    py: Python<'py>,
+    q: PyReadonlyArray1<'py, f64>,
+    a: PyReadonlyArray1<'py, f64>,
+    b: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let q = vector(py, "q", &q)?;
+    let (a, b) = pair(py, &a, &b)?;
+    if q.len() != a.len() {
+        return Err(invalid(py, "q, a and b must have equal lengths".to_string()));
+    }
+    let out = py.detach(|| truncnorm::ppf(q, a, b));
+    Ok(out.into_pyarray(py))
+}
+
+/// Log of the standard normal mass in `[a, b]` on equal-length 1-D arrays (testing helper).
+#[pyfunction]
+fn truncnorm_log_gauss_mass<'py>(
+    py: Python<'py>,
+    a: PyReadonlyArray1<'py, f64>,
+    b: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let (a, b) = pair(py, &a, &b)?;
+    let out = py.detach(|| truncnorm::log_gauss_mass(a, b));
+    Ok(out.into_pyarray(py))
+}
+
+/// `n` consecutive `random_sample()` draws from the given MT19937 state (testing helper).
+#[pyfunction]
+fn mt19937_random_sample<'py>(
+    py: Python<'py>,
+    key: PyReadonlyArray1<'py, u32>,
+    pos: usize,
+    n: usize,
+) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u32>>, usize)> {
+    let mut rng = rng_from_state(py, &key, pos)?;
+    let draws: Vec<f64> = (0..n).map(|_| rng.random_sample()).collect();
+    let new_key = PyArray1::from_slice(py, rng.key());
+    Ok((draws.into_pyarray(py), new_key, rng.pos()))
+}
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(tpe_sample_step, m)?)?;
+    m.add_function(wrap_pyfunction!(parzen_sample, m)?)?;
+    m.add_function(wrap_pyfunction!(parzen_log_pdf, m)?)?;
+    m.add_function(wrap_pyfunction!(truncnorm_ppf, m)?)?;
+    m.add_function(wrap_pyfunction!(truncnorm_log_gauss_mass, m)?)?;
+    m.add_function(wrap_pyfunction!(mt19937_random_sample, m)?)?;
     Ok(())
 }

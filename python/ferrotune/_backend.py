@@ -1,0 +1,164 @@
+"""Backend selection: the native Rust module (``ferrotune._core``) or the pure-Python fallback.
+
+``FERROTUNE_BACKEND`` picks the backend: ``rust`` (fail loudly if the native module is missing),
+``python`` (always the numpy fallback) or ``auto`` (the default: Rust when it can be imported,
+otherwise the fallback with a warning that says why).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from ferrotune._space import Dim
+from ferrotune._version import __version__
+from ferrotune.exceptions import (
+    BackendUnavailableError,
+    InvalidArgumentError,
+    NativeBuildMismatchError,
+)
+
+ENV_VAR = "FERROTUNE_BACKEND"
+_CHOICES = ("auto", "rust", "python")
+
+
+class FallbackWarning(RuntimeWarning):
+    """The native module could not be loaded; the slow pure-Python path is in use."""
+
+
+class Backend(Protocol):
+    name: str
+
+    def sample_step(
+        self,
+        dims: Sequence[Dim],
+        below: np.ndarray,
+        below_weights: np.ndarray,
+        above: np.ndarray,
+        above_weights: np.ndarray,
+        prior_weight: float,
+        consider_magic_clip: bool,
+        consider_endpoints: bool,
+        n_candidates: int,
+        rng: np.random.RandomState,
+    ) -> np.ndarray: ...
+
+
+class RustBackend:
+    name = "rust"
+
+    def __init__(self, core: Any) -> None:
+        self.core = core
+
+    def sample_step(
+        self,
+        dims: Sequence[Dim],
+        below: np.ndarray,
+        below_weights: np.ndarray,
+        above: np.ndarray,
+        above_weights: np.ndarray,
+        prior_weight: float,
+        consider_magic_clip: bool,
+        consider_endpoints: bool,
+        n_candidates: int,
+        rng: np.random.RandomState,
+    ) -> np.ndarray:
+        # The random stream is explicit state: numpy's MT19937 goes to Rust and comes back
+        # advanced, so both backends consume exactly the same numbers.
+        state = rng.get_state(legacy=True)
+        best, key, pos = self.core.tpe_sample_step(
+            list(dims),
+            np.ascontiguousarray(below, dtype=np.float64),
+            np.ascontiguousarray(below_weights, dtype=np.float64),
+            np.ascontiguousarray(above, dtype=np.float64),
+            np.ascontiguousarray(above_weights, dtype=np.float64),
+            float(prior_weight),
+            bool(consider_magic_clip),
+            bool(consider_endpoints),
+            int(n_candidates),
+            state[1],
+            int(state[2]),
+        )
+        rng.set_state((state[0], key, pos, state[3], state[4]))
+        return best
+
+
+class PythonBackend:
+    name = "python"
+
+    def sample_step(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        from ferrotune import _numpy_core
+
+        return _numpy_core.sample_step(*args, **kwargs)
+
+
+_lock = threading.Lock()
+_cache: dict[str, Backend] = {}
+
+
+def _requested() -> str:
+    choice = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+    if choice not in _CHOICES:
+        raise InvalidArgumentError(
+            f"{ENV_VAR}={choice!r} is not valid; use one of {', '.join(_CHOICES)}."
+        )
+    return choice
+
+
+def _load_rust(choice: str) -> Backend | None:
+    try:
+        from ferrotune import _core  # type: ignore[attr-defined]
+    except ImportError as exc:
+        if choice == "rust":
+            raise BackendUnavailableError(
+                f"{ENV_VAR}=rust but the native module ferrotune._core cannot be imported: {exc}. "
+                "Build it with `pip install .` (needs a Rust toolchain) or install a wheel."
+            ) from exc
+        warnings.warn(
+            f"ferrotune: the native module ferrotune._core cannot be imported ({exc}); "
+            "using the pure-Python fallback, which gives the same results on the slow path. "
+            f"Set {ENV_VAR}=python to silence this warning.",
+            FallbackWarning,
+            stacklevel=3,
+        )
+        return None
+    native_version = getattr(_core, "__version__", None)
+    if __version__ != "unknown" and native_version != __version__:
+        raise NativeBuildMismatchError(
+            f"ferrotune {__version__} found a native module built for version {native_version} "
+            f"({getattr(_core, '__file__', '?')}): a stale build. Rebuild it with `pip install .` "
+            "or `maturin develop`."
+        )
+    return RustBackend(_core)
+
+
+def get_backend_impl() -> Backend:
+    """The active backend object (resolved once per value of ``FERROTUNE_BACKEND``)."""
+    choice = _requested()
+    backend = _cache.get(choice)
+    if backend is not None:
+        return backend
+    with _lock:
+        backend = _cache.get(choice)
+        if backend is None:
+            loaded = None if choice == "python" else _load_rust(choice)
+            backend = loaded if loaded is not None else PythonBackend()
+            _cache[choice] = backend
+    return backend
+
+
+def get_backend() -> str:
+    """Name of the active backend: ``"rust"`` or ``"python"``."""
+    return get_backend_impl().name
+
+
+def native_available() -> bool:
+    try:
+        from ferrotune import _core  # type: ignore[attr-defined]  # noqa: F401
+    except ImportError:
+        return False
+    return True
