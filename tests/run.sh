@@ -45,7 +45,7 @@ run_pytest() {
   step "pytest (FERROTUNE_BACKEND=$backend)"
   set +e
   # Run from a neutral directory so that the installed package, not the source tree, is tested.
-  (cd "$root/tests" && FERROTUNE_BACKEND=$backend "$py" -m pytest -q -p no:cacheprovider \
+  (cd "$root/tests" && FERROTUNE_REQUIRE_NATIVE=1 FERROTUNE_BACKEND=$backend "$py" -m pytest -q -p no:cacheprovider \
       --rootdir "$root" -c "$root/pyproject.toml" ${FERROTUNE_PYTEST_ARGS:-} "$root/tests")
   local rc=$?
   set -e

@@ -7,6 +7,7 @@ import sys
 from typing import List, Optional
 
 import ferrotune
+from ferrotune.demo import DATASETS, QUICK_OVERRIDES, DemoConfig, run_demo
 
 
 def _positive_int(text: str) -> int:
@@ -31,8 +32,6 @@ def _folds(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ferrotune.demo import DATASETS, QUICK_OVERRIDES, DemoConfig
-
     defaults = DemoConfig()
     parser = argparse.ArgumentParser(
         prog="python -m ferrotune",
@@ -101,9 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _demo_config(args: argparse.Namespace) -> "DemoConfig":
-    from ferrotune.demo import QUICK_OVERRIDES, DemoConfig
-
+def _demo_config(args: argparse.Namespace) -> DemoConfig:
     config = DemoConfig(
         seed=args.seed,
         dataset=args.dataset,
@@ -138,8 +135,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     try:
         if args.command == "demo":
-            from ferrotune.demo import run_demo
-
             return run_demo(_demo_config(args))
         if args.command == "info":
             return _info()

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Any
+from operator import attrgetter
+from typing import Any, Sequence
 
 import numpy as np
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+
+_trial_id = attrgetter("_trial_id")
 
 COMPLETE = 0
 PRUNED = 1
@@ -72,6 +75,10 @@ class StudyHistory:
         self.trials: list[FrozenTrial] = []
         self.col_of: dict[str, int] = {}
         self.matrix = np.full((64, 4), math.nan)
+        # The leading run of trials in a final state seen last time (see `scan`).
+        self._prefix_ids: list[int] = []
+        self._prefix_rows = _Column(np.intp)
+        self._prefix_space: dict[str, Any] | None = None
 
     def matches(self, study: Study) -> bool:
         return self._storage_ref() is study._storage and self.study_id == study._study_id
@@ -128,8 +135,69 @@ class StudyHistory:
         """The ``(len(rows), len(names))`` block of internal values (NaN where a trial lacks a
         parameter)."""
         cols = [self.col_of.get(name, -1) for name in names]
+        if -1 not in cols:
+            return self.matrix.take(rows, axis=0)[:, cols]
         out = np.full((len(rows), len(names)), math.nan)
-        present = [i for i, c in enumerate(cols) if c >= 0]
-        if present and len(rows):
-            out[:, present] = self.matrix[np.ix_(rows, [cols[i] for i in present])]
+        for i, c in enumerate(cols):
+            if c >= 0:
+                out[:, i] = self.matrix[rows, c]
         return out
+
+    def scan(
+        self, trials: Sequence[FrozenTrial], exclude_number: int, include_running: bool
+    ) -> tuple[np.ndarray, list[FrozenTrial], dict[str, Any]]:
+        """Map a storage trial list (all states, in storage order) onto the cache.
+
+        Returns the rows of its COMPLETE and PRUNED trials (in list order), its RUNNING trials
+        except trial ``exclude_number`` (when ``include_running``), and the intersection search
+        space of the finished trials (parameters every one of them has with the same
+        distribution, sorted by name, as Optuna's ``IntersectionSearchSpace``).
+
+        The list always comes from storage; the cache only saves work. The leading run of
+        trials whose state is final (COMPLETE, PRUNED, FAIL) is remembered with its rows and
+        its intersection, and checked id by id against each new list, so only the trials after
+        it are looked at one by one. Any other change of the list resets the run.
+        """
+        ids = self._prefix_ids
+        n_prefix = len(ids)
+        if len(trials) < n_prefix or list(map(_trial_id, trials[:n_prefix])) != ids:
+            ids = self._prefix_ids = []
+            self._prefix_rows = _Column(np.intp)
+            self._prefix_space = None
+            n_prefix = 0
+        rows = self._prefix_rows
+        space = self._prefix_space
+        tail_rows: list[int] = []
+        running: list[FrozenTrial] = []
+        extending = True
+        get_row = self.row_of.get
+        for t in trials[n_prefix:]:
+            row = get_row(t._trial_id)
+            if row is None:
+                state = t.state
+                if state == TrialState.FAIL:
+                    if extending:
+                        ids.append(t._trial_id)
+                    continue
+                if state != TrialState.COMPLETE and state != TrialState.PRUNED:
+                    extending = False
+                    if include_running and state == TrialState.RUNNING:
+                        if t.number != exclude_number:
+                            running.append(t)
+                    continue
+                row = self.add(t)
+            dists = self.trials[row].distributions
+            if space is None:
+                space = dict(dists)
+            else:
+                space = {k: d for k, d in space.items() if dists.get(k) == d}
+            if extending:
+                ids.append(t._trial_id)
+                rows.append(row)
+                self._prefix_space = space
+            else:
+                tail_rows.append(row)
+        finished = rows.data[: rows.n]
+        if tail_rows:
+            finished = np.concatenate([finished, np.asarray(tail_rows, dtype=np.intp)])
+        return finished, running, ({} if space is None else dict(sorted(space.items())))

@@ -255,8 +255,14 @@ def _log_ndtr_scalar(v: float) -> float:
         return math.log(_ndtr_scalar(v))
     # Far left tail: Phi(v) ~ phi(v)/(-v) * (1 - 1/v^2 + 3/v^4 - 15/v^6 + ...). Sum the
     # asymptotic series until it stops changing.
-    log_lead = -0.5 * v**2 - math.log(-v) - _HALF_LOG_TWO_PI
-    inv_v2 = 1 / v**2
+    try:
+        v_squared = v**2
+    except OverflowError:
+        # |v| > ~1.3e154: Python's float power raises where IEEE arithmetic would give
+        # inf; the IEEE result of the formula below is -inf, so return that.
+        return -math.inf
+    log_lead = -0.5 * v_squared - math.log(-v) - _HALF_LOG_TWO_PI
+    inv_v2 = 1 / v_squared
     series = 1.0
     previous = 0.0
     double_factorial = 1.0
@@ -408,7 +414,8 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_flag(v: Any) -> bool:
-    return isinstance(v, (bool, np.bool_))
+    """A bool, numpy bool, or the integers 0/1."""
+    return isinstance(v, (bool, np.bool_)) or (_is_int(v) and v in (0, 1))
 
 
 def _as_real(name: str, v: Any) -> float:
@@ -484,15 +491,19 @@ def _check_points(name: str, arr: np.ndarray, dims: Sequence[Dim]) -> None:
     for j, dim in enumerate(dims):
         col = arr[:, j]
         if dim.kind == CATEGORICAL:
-            if np.any(col != np.floor(col)) or np.any(col < 0) or np.any(col >= dim.n_choices):
+            bad = (col != np.floor(col)) | (col < 0) | (col >= dim.n_choices)
+            if np.any(bad):
                 raise InvalidArgumentError(
-                    f"{name}[:, {j}] must hold choice indices in [0, {dim.n_choices}), got {col}."
+                    f"{name}[:, {j}] must hold choice indices in [0, {dim.n_choices}); "
+                    f"got e.g. {col[bad][:5].tolist()}."
                 )
-        elif dim.log and np.any(col - dim.step / 2 <= 0):
-            raise InvalidArgumentError(
-                f"{name}[:, {j}] belongs to a log dimension and must stay above "
-                f"step/2 = {dim.step / 2}, got {col}."
-            )
+        elif dim.log:
+            bad = col - dim.step / 2 <= 0
+            if np.any(bad):
+                raise InvalidArgumentError(
+                    f"{name}[:, {j}] belongs to a log dimension and must exceed step/2 = "
+                    f"{dim.step / 2}; got e.g. {col[bad][:5].tolist()}."
+                )
 
 
 def _check_rng(rng: Any) -> None:
@@ -630,6 +641,11 @@ def _numeric_kernels(
     if dim.log:
         t_lo, t_hi = math.log(t_lo), math.log(t_hi)
     return _NumericKernels(mus, sigmas, t_lo, t_hi, dim.low, dim.high, dim.step, dim.log)
+
+
+def _snap_to_grid(values: np.ndarray, low: np.ndarray, high: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Nearest grid point low + k*step (exact halves round to even k), clipped to [low, high]."""
+    return np.clip(low + np.round((values - low) / step) * step, low, high)
 
 
 def _categorical_kernels(dim: Dim, column: np.ndarray, prior_weight: float) -> _CategoricalKernels:
@@ -771,10 +787,7 @@ class ParzenEstimator:
             g_step = np.asarray([k.step for _, k in grid])
             g_low = np.asarray([k.low for _, k in grid])
             g_high = np.asarray([k.high for _, k in grid])
-            # Snap to the grid (round half to even) and keep inside the bounds.
-            out[:, g_cols] = np.clip(
-                g_low + np.round((out[:, g_cols] - g_low) / g_step) * g_step, g_low, g_high
-            )
+            out[:, g_cols] = _snap_to_grid(out[:, g_cols], g_low, g_high, g_step)
         return out
 
     # -- density ----------------------------------------------------------------------

@@ -522,7 +522,7 @@ def run_demo(config: DemoConfig) -> int:
                 direction="minimize",
                 progress_every=every,
                 value_name="f",
-                value_format="9.4f",
+                value_format="7.3f",
             )
             for label, factory in _sampler_factories(config.seed, config.multivariate)
         ]

@@ -18,7 +18,6 @@ import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.logging import get_logger
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
 
 from ferrotune import _history
@@ -43,7 +42,6 @@ RELATIVE_PARAMS_KEY = "tpe:relative_params"
 """System-attribute prefix under which in-flight relative params are published (as Optuna)."""
 SYSTEM_ATTR_MAX_LENGTH = 2045
 _STATES_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-_STATES_WITH_RUNNING = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
 
 def default_gamma(x: int) -> int:
@@ -231,7 +229,6 @@ class TPESampler(BaseSampler):
         self._group = bool(group)
         self._group_decomposed_search_space: Any = None
         self._search_space_group: Any = None
-        self._search_space = IntersectionSearchSpace(include_pruned=True)
         self._constant_liar = bool(constant_liar)
         self._constraints_func = constraints_func
         if group:
@@ -250,18 +247,22 @@ class TPESampler(BaseSampler):
             )
         self._lock = threading.RLock()
         self._histories: dict[tuple[int, int], _history.StudyHistory] = {}
+        self._n_finished_at_infer: dict[int, int] = {}
+        self._encoded: Any = None
 
     # -- pickling / copying: the lock and the caches are rebuilt, the random streams are kept.
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]
         del state["_histories"]
+        del state["_n_finished_at_infer"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.RLock()
         self._histories = {}
+        self._n_finished_at_infer = {}
 
     def reseed_rng(self) -> None:
         with self._lock:
@@ -300,8 +301,12 @@ class TPESampler(BaseSampler):
                     if not distribution.single():
                         search_space[name] = distribution
             return search_space
+        # The per-ask cached trial list, as Optuna's IntersectionSearchSpace reads it.
+        trials = study._get_trials(deepcopy=False, states=None, use_cache=True)
         with self._lock:
-            space = self._search_space.calculate(study, True)
+            rows, _, space = self._history_for(study).scan(trials, trial.number, False)
+            # Kept for the startup check of sample_relative (same trial, same cached list).
+            self._n_finished_at_infer[trial._trial_id] = len(rows)
         for name, distribution in space.items():
             if not distribution.single():
                 search_space[name] = distribution
@@ -335,15 +340,21 @@ class TPESampler(BaseSampler):
                 )
         return params
 
-    def _n_finished(self, study: Study) -> int:
-        return len(study._get_trials(deepcopy=False, states=_STATES_FINISHED, use_cache=True))
+    def _n_finished(self, study: Study, trial: FrozenTrial) -> int:
+        """Number of COMPLETE and PRUNED trials in the per-ask cached trial list."""
+        with self._lock:
+            n = self._n_finished_at_infer.pop(trial._trial_id, None)
+            if n is None:
+                trials = study._get_trials(deepcopy=False, states=None, use_cache=True)
+                n = len(self._history_for(study).scan(trials, trial.number, False)[0])
+        return n
 
     def _sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         if not search_space:
             return {}
-        if self._n_finished(study) < self._n_startup_trials:
+        if self._n_finished(study, trial) < self._n_startup_trials:
             return {}
         return self._sample(study, trial, search_space)
 
@@ -354,13 +365,13 @@ class TPESampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        trials = study._get_trials(deepcopy=False, states=_STATES_FINISHED, use_cache=True)
-        if len(trials) < self._n_startup_trials:
+        if self._n_finished(study, trial) < self._n_startup_trials:
             with self._lock:
                 return self._random_sampler.sample_independent(
                     study, trial, param_name, param_distribution
                 )
         if self._warn_independent_sampling and self._is_multivariate(study):
+            trials = study._get_trials(deepcopy=False, states=_STATES_FINISHED, use_cache=True)
             if any(param_name in t.params for t in trials):
                 _logger.warning(
                     f"The parameter `{param_name}` in Trial#{trial.number} is sampled "
@@ -419,33 +430,22 @@ class TPESampler(BaseSampler):
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         names = list(search_space)
-        dims = encode_space(search_space)
-        states = _STATES_WITH_RUNNING if self._constant_liar else _STATES_FINISHED
-        trials = study._get_trials(
-            deepcopy=False, states=states, use_cache=not self._constant_liar
-        )
+        dims = self._encode(search_space)
+        # With the constant liar, a fresh read of storage (running trials included), as Optuna.
+        trials = study._get_trials(deepcopy=False, states=None, use_cache=not self._constant_liar)
         multi_objective = study._is_multi_objective()
         multivariate = self._is_multivariate(study)
 
         with self._lock:
             hist = self._history_for(study)
-            get_row = hist.row_of.get
-            rows_or_none = [get_row(t._trial_id) for t in trials]
-            finished_rows: list[int] = []
-            running: list[FrozenTrial] = []
-            for t, row in zip(trials, rows_or_none):
-                if row is None:
-                    if t.state == TrialState.RUNNING:
-                        if t.number != trial.number:
-                            running.append(t)
-                        continue
-                    row = hist.add(t)
-                finished_rows.append(row)
+            finished_rows, running, _ = hist.scan(trials, trial.number, self._constant_liar)
 
             gamma = self._gamma
             if gamma is None:
                 gamma = default_gamma_multiobjective if multi_objective else default_gamma
-            below_rows, above_rows = self._split(study, hist, finished_rows, gamma(len(finished_rows)))
+            below_rows, above_rows = self._split(
+                study, hist, finished_rows, gamma(len(finished_rows))
+            )
 
             below = hist.observations(below_rows, names)
             above = hist.observations(above_rows, names)
@@ -457,8 +457,8 @@ class TPESampler(BaseSampler):
             if multi_objective:
                 below_weights = np.ones(len(below))
             else:
-                below_weights = validate_weights(self._weights, len(below))
-            above_weights = validate_weights(self._weights, len(above))
+                below_weights = self._kernel_weights(len(below))
+            above_weights = self._kernel_weights(len(above))
 
             best = get_backend_impl().sample_step(
                 dims,
@@ -476,6 +476,20 @@ class TPESampler(BaseSampler):
             name: dist.to_external_repr(float(best[i]))
             for i, (name, dist) in enumerate(search_space.items())
         }
+
+    def _encode(self, search_space: dict[str, BaseDistribution]) -> list:
+        key = tuple(search_space.items())
+        cached = self._encoded
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        dims = encode_space(search_space)
+        self._encoded = (key, dims)
+        return dims
+
+    def _kernel_weights(self, n: int) -> np.ndarray:
+        if self._weights is default_weights:
+            return default_weights(n).astype(float, copy=False)
+        return validate_weights(self._weights, n)
 
     def _merge_running(
         self,
@@ -503,12 +517,12 @@ class TPESampler(BaseSampler):
         self,
         study: Study,
         hist: _history.StudyHistory,
-        finished_rows: list[int],
+        finished_rows: np.ndarray,
         n_below: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Below/above split of the finished trials, as Optuna ranks them: complete trials by
         value, then pruned trials by (last step, last value), then infeasible ones by violation."""
-        rows = np.asarray(finished_rows, dtype=np.intp)
+        rows = finished_rows
         kind = hist.kind.data[rows]
         complete = rows[kind == _history.COMPLETE]
         pruned = rows[kind == _history.PRUNED]
@@ -549,5 +563,5 @@ class TPESampler(BaseSampler):
         trials = [hist.trials[r] for r in complete]
         below, _ = _split_complete_trials_multi_objective(trials, study, n_below)
         below_ids = {t._trial_id for t in below}
-        mask = np.array([t._trial_id in below_ids for t in trials], dtype=bool)
-        return complete[mask], complete[~mask] if len(complete) else complete
+        mask = np.array([t._trial_id in below_ids for t in trials], dtype=bool).reshape(-1)
+        return complete[mask], complete[~mask]

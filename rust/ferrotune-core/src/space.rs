@@ -80,7 +80,7 @@ impl Dim {
                         Some(s) => low - s / 2.0,
                         None => low,
                     };
-                    if !(widened_low > 0.0) {
+                    if widened_low.is_nan() || widened_low <= 0.0 {
                         return bad(match step {
                             Some(s) => format!(
                                 "a log-scale dimension needs low - step/2 > 0, got low={low}, step={s}"
@@ -114,7 +114,7 @@ impl Dim {
                 }
             }
             Dim::Numerical { log: true, .. } => {
-                if !(value > 0.0) {
+                if value <= 0.0 {
                     return Err(CoreError::InvalidArgument(format!(
                         "{} is on a log scale and must be positive, got {value}",
                         what()

@@ -9,7 +9,9 @@ use ferrotune_core::rng::{Mt19937, MT_N};
 use ferrotune_core::sort::ArgSort;
 use ferrotune_core::space::Dim;
 use ferrotune_core::{tpe, truncnorm, CoreError};
-use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 

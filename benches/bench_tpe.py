@@ -1,0 +1,464 @@
+#!/usr/bin/env python
+"""Per-trial CPU cost of ``ferrotune.TPESampler`` vs Optuna's ``TPESampler`` and ``RandomSampler``.
+
+Each sampler drives its own in-memory study through the same loop that ``study.optimize`` runs::
+
+    trial = study.ask(); x = [trial.suggest_float(f"x{i}", -5, 5) for i in range(dims)]
+    study.tell(trial, sum(v * v for v in x))
+
+and ``time.process_time()`` is read around every iteration, so a trial's cost includes the
+sampler *and* Optuna's own bookkeeping (storage, trial objects) -- what a user actually waits
+for. ``RandomSampler`` is the floor: Optuna's per-trial overhead with a sampler that does no work.
+
+The TPE cost grows with the number of finished trials, so the script reports the **median
+per-trial CPU time over a window of trials ending at each checkpoint** (e.g. trials 951-1000
+for the 1,000 checkpoint) and prints a Markdown table. It measures and prints; it asserts nothing.
+
+    python benches/bench_tpe.py                                  # 1,000 trials, univariate
+    python benches/bench_tpe.py --trials 5000 --checkpoints 1000,2000,5000 --optuna-max-trials 2000
+    python benches/bench_tpe.py --multivariate --repeats 3 --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+SAMPLER_KEYS = ("ferrotune-tpe", "optuna-tpe", "random")
+LABELS = {
+    "ferrotune-tpe": "ferrotune TPE",
+    "optuna-tpe": "Optuna TPE",
+    "random": "Optuna Random",
+}
+DEFAULT_CHECKPOINTS = (100, 500, 1000)
+WARMUP_TRIALS = 20
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _int_list(text: str) -> List[int]:
+    try:
+        values = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError(f"checkpoints must be positive integers, got {text!r}")
+    return values
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Median per-trial CPU time (ask -> suggest floats -> tell) of ferrotune.TPESampler, "
+            "optuna.samplers.TPESampler and optuna.samplers.RandomSampler, side by side."
+        )
+    )
+    parser.add_argument("--trials", type=_positive_int, default=1000, help="trials per study (default %(default)s)")
+    parser.add_argument(
+        "--checkpoints",
+        type=_int_list,
+        default=None,
+        metavar="N,N,...",
+        help="trial counts at which to report the windowed median "
+        "(default: 100,500,1000 up to --trials, plus --trials itself)",
+    )
+    parser.add_argument(
+        "--window",
+        type=_positive_int,
+        default=50,
+        help="number of trials ending at each checkpoint over which the median is taken (default %(default)s)",
+    )
+    parser.add_argument(
+        "--optuna-max-trials",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="stop Optuna's TPE after N trials (it gets slow); it is then reported only at the "
+        "checkpoints it reached. 0 skips it. Default: --trials",
+    )
+    parser.add_argument("--repeats", type=_positive_int, default=1, help="studies per sampler; repeat r uses seed+r")
+    parser.add_argument("--seed", type=int, default=0, help="base seed (default %(default)s)")
+    parser.add_argument("--dims", type=_positive_int, default=10, help="float parameters per trial (default %(default)s)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--multivariate", dest="multivariate", action="store_true", help="TPESampler(multivariate=True)"
+    )
+    mode.add_argument(
+        "--univariate",
+        dest="multivariate",
+        action="store_false",
+        help="TPESampler(multivariate=False), Optuna's default (the default here too)",
+    )
+    parser.set_defaults(multivariate=False)
+    parser.add_argument(
+        "--backend",
+        choices=("rust", "python"),
+        default=None,
+        help="set FERROTUNE_BACKEND before importing ferrotune (default: leave the environment alone)",
+    )
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = parser.parse_args(argv)
+
+    if args.checkpoints is None:
+        args.checkpoints = sorted({c for c in DEFAULT_CHECKPOINTS if c <= args.trials} | {args.trials})
+    elif args.checkpoints[-1] > args.trials:
+        parser.error(f"checkpoint {args.checkpoints[-1]} is beyond --trials {args.trials}")
+    if args.optuna_max_trials is None or args.optuna_max_trials > args.trials:
+        args.optuna_max_trials = args.trials
+    return args
+
+
+# --------------------------------------------------------------------------------------------
+# Measurement
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """Per-trial timings of one study."""
+
+    seed: int
+    cpu_seconds: List[float] = field(default_factory=list)
+    wall_seconds: List[float] = field(default_factory=list)
+    best_value: float = float("nan")
+
+
+@dataclass
+class SamplerResult:
+    key: str
+    n_trials: int
+    runs: List[Run] = field(default_factory=list)
+
+    def window(self, checkpoint: int, width: int) -> range:
+        return range(max(0, checkpoint - width), checkpoint)
+
+    def reached(self, checkpoint: int) -> bool:
+        return self.n_trials >= checkpoint
+
+    def median_ms(self, checkpoint: int, width: int, *, wall: bool = False) -> float:
+        """Median over the window, pooling the trials of every repeat."""
+        window = self.window(checkpoint, width)
+        samples = [
+            (run.wall_seconds if wall else run.cpu_seconds)[i] for run in self.runs for i in window
+        ]
+        return 1e3 * statistics.median(samples)
+
+    def per_repeat_median_ms(self, checkpoint: int, width: int) -> List[float]:
+        window = self.window(checkpoint, width)
+        return [1e3 * statistics.median(run.cpu_seconds[i] for i in window) for run in self.runs]
+
+
+SamplerFactory = Callable[[int], Any]
+
+
+def make_factories(multivariate: bool) -> Dict[str, SamplerFactory]:
+    import optuna
+
+    import ferrotune
+
+    return {
+        "ferrotune-tpe": lambda seed: ferrotune.TPESampler(seed=seed, multivariate=multivariate),
+        "optuna-tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, multivariate=multivariate),
+        "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
+    }
+
+
+def run_study(
+    sampler: Any,
+    n_trials: int,
+    dims: int,
+    progress: Optional[Callable[[int, List[float]], None]] = None,
+) -> Run:
+    """The ``study.optimize`` loop spelled out as ask/tell, timing each iteration."""
+    import optuna
+
+    study = optuna.create_study(sampler=sampler)  # in-memory storage
+    names = [f"x{i}" for i in range(dims)]
+    run = Run(seed=-1)
+    for number in range(n_trials):
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        trial = study.ask()
+        value = sum(trial.suggest_float(name, -5.0, 5.0) ** 2 for name in names)
+        study.tell(trial, value)
+        run.cpu_seconds.append(time.process_time() - cpu0)
+        run.wall_seconds.append(time.perf_counter() - wall0)
+        if progress is not None:
+            progress(number + 1, run.cpu_seconds)
+    run.best_value = float(study.best_value)
+    return run
+
+
+def benchmark(args: argparse.Namespace) -> Dict[str, SamplerResult]:
+    factories = make_factories(args.multivariate)
+    budgets = {
+        "ferrotune-tpe": args.trials,
+        "optuna-tpe": args.optuna_max_trials,
+        "random": args.trials,
+    }
+    results = {key: SamplerResult(key, budgets[key]) for key in SAMPLER_KEYS if budgets[key] > 0}
+
+    # Untimed warm-up: lazy imports and first-call costs must not land in the first window.
+    for key in results:
+        run_study(factories[key](args.seed), min(WARMUP_TRIALS, args.trials), args.dims)
+
+    # Repeats are interleaved across samplers so that slow drifts of the machine hit all alike.
+    for repeat in range(args.repeats):
+        seed = args.seed + repeat
+        for key, result in results.items():
+            progress = None if args.quiet else _progress_printer(key, repeat, args)
+            start = time.perf_counter()
+            run = run_study(factories[key](seed), result.n_trials, args.dims, progress)
+            run.seed = seed
+            result.runs.append(run)
+            if not args.quiet:
+                print(
+                    f"[{key} {repeat + 1}/{args.repeats}] done: {result.n_trials} trials in "
+                    f"{time.perf_counter() - start:.1f} s wall",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return results
+
+
+def _progress_printer(key: str, repeat: int, args: argparse.Namespace) -> Callable[[int, List[float]], None]:
+    every = max(args.trials // 10, 50)
+
+    def progress(done: int, cpu_seconds: List[float]) -> None:
+        if done % every == 0:
+            recent = cpu_seconds[-args.window :]
+            print(
+                f"[{key} {repeat + 1}/{args.repeats}] {done}/{args.trials} trials, median of last "
+                f"{len(recent)}: {1e3 * statistics.median(recent):.3g} ms CPU",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return progress
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------------------------
+
+
+def environment() -> Dict[str, Any]:
+    import numpy
+    import optuna
+
+    import ferrotune
+
+    return {
+        "ferrotune": ferrotune.__version__,
+        "backend": ferrotune.get_backend(),
+        "optuna": optuna.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _fmt_ms(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms >= 100 else f"{ms:.3g} ms"
+
+
+def _fmt_ratio(ratio: float) -> str:
+    return f"{ratio:.3g}"
+
+
+def _ratio(results: Dict[str, SamplerResult], other: str, checkpoint: int, width: int) -> Optional[float]:
+    ours, theirs = results.get("ferrotune-tpe"), results.get(other)
+    if ours is None or theirs is None or not (ours.reached(checkpoint) and theirs.reached(checkpoint)):
+        return None
+    denominator = theirs.median_ms(checkpoint, width)
+    return ours.median_ms(checkpoint, width) / denominator if denominator > 0 else None
+
+
+def markdown_table(results: Dict[str, SamplerResult], args: argparse.Namespace, env: Dict[str, Any]) -> str:
+    mode = "multivariate" if args.multivariate else "univariate"
+    lines = [
+        f"### TPE per-trial CPU time ({mode}, {args.dims} float parameters)",
+        "",
+        f"ferrotune {env['ferrotune']} (backend `{env['backend']}`), Optuna {env['optuna']}, "
+        f"numpy {env['numpy']}, Python {env['python']}, {env['platform']}, "
+        f"{env['cpu_count']} CPUs ({env['cpu']}).",
+        f"Median CPU time per trial (`time.process_time` around ask -> {args.dims} x suggest_float "
+        f"-> tell, in-memory storage) over the {args.window} trials ending at each checkpoint; "
+        f"{args.repeats} repeat(s), seed {args.seed}.",
+        "",
+    ]
+    columns = [key for key in SAMPLER_KEYS if key in results]
+    header = ["trials", "window"] + [LABELS[key] for key in columns]
+    header += ["ours / Optuna TPE", "ours / Random"]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(["---:", "---"] + ["---:"] * (len(header) - 2)) + "|")
+    for checkpoint in args.checkpoints:
+        window = range(max(0, checkpoint - args.window), checkpoint)
+        cells = [f"{checkpoint:,}", f"{window.start + 1}-{window.stop}"]
+        for key in columns:
+            result = results[key]
+            if result.reached(checkpoint):
+                cells.append(_fmt_ms(result.median_ms(checkpoint, args.window)))
+            else:
+                cells.append(f"- (stopped at {result.n_trials:,})")
+        for other in ("optuna-tpe", "random"):
+            ratio = _ratio(results, other, checkpoint, args.window)
+            cells.append("-" if ratio is None else _fmt_ratio(ratio))
+        lines.append("| " + " | ".join(cells) + " |")
+
+    summary = _summary(results, args)
+    if summary:
+        lines += [""] + summary
+    return "\n".join(lines)
+
+
+def _summary(results: Dict[str, SamplerResult], args: argparse.Namespace) -> List[str]:
+    """One sentence per baseline, at the largest checkpoint both samplers reached."""
+    lines = []
+    for other, what in (("optuna-tpe", "Optuna's TPE"), ("random", "Optuna's RandomSampler")):
+        ratios = [(c, _ratio(results, other, c, args.window)) for c in args.checkpoints]
+        reached = [(c, r) for c, r in ratios if r is not None]
+        if not reached:
+            continue
+        checkpoint, ratio = reached[-1]
+        if ratio < 1:
+            lines.append(
+                f"At {checkpoint:,} trials a ferrotune TPE trial costs {1 / ratio:.1f}x less CPU "
+                f"than one with {what}."
+            )
+        else:
+            lines.append(
+                f"At {checkpoint:,} trials a ferrotune TPE trial costs {ratio:.2f}x the CPU of one "
+                f"with {what}."
+            )
+    return lines
+
+
+def to_json(results: Dict[str, SamplerResult], args: argparse.Namespace, env: Dict[str, Any]) -> Dict[str, Any]:
+    config = {
+        "trials": args.trials,
+        "checkpoints": args.checkpoints,
+        "window": args.window,
+        "optuna_max_trials": args.optuna_max_trials,
+        "repeats": args.repeats,
+        "seed": args.seed,
+        "dims": args.dims,
+        "multivariate": args.multivariate,
+        "timer": "time.process_time",
+    }
+    samplers: Dict[str, Any] = {}
+    for key, result in results.items():
+        checkpoints = {}
+        for checkpoint in args.checkpoints:
+            if not result.reached(checkpoint):
+                continue
+            window = result.window(checkpoint, args.window)
+            checkpoints[str(checkpoint)] = {
+                "window": [window.start + 1, window.stop],
+                "median_cpu_ms": result.median_ms(checkpoint, args.window),
+                "median_wall_ms": result.median_ms(checkpoint, args.window, wall=True),
+                "per_repeat_median_cpu_ms": result.per_repeat_median_ms(checkpoint, args.window),
+            }
+        samplers[key] = {
+            "label": LABELS[key],
+            "trials": result.n_trials,
+            "checkpoints": checkpoints,
+            "runs": [
+                {
+                    "seed": run.seed,
+                    "best_value": run.best_value,
+                    "total_cpu_s": sum(run.cpu_seconds),
+                    "per_trial_cpu_ms": [round(1e3 * s, 4) for s in run.cpu_seconds],
+                }
+                for run in result.runs
+            ],
+        }
+    ratios = {
+        str(checkpoint): {
+            "ours_over_optuna_tpe": _ratio(results, "optuna-tpe", checkpoint, args.window),
+            "ours_over_random": _ratio(results, "random", checkpoint, args.window),
+        }
+        for checkpoint in args.checkpoints
+    }
+    return {"config": config, "environment": env, "samplers": samplers, "ratios": ratios}
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.backend is not None:
+        os.environ["FERROTUNE_BACKEND"] = args.backend  # must happen before ferrotune is imported
+    try:
+        import optuna
+
+        import ferrotune  # noqa: F401
+    except ImportError as exc:
+        print(
+            f"error: {exc}\nInstall ferrotune first (pip install . or maturin develop --release).",
+            file=sys.stderr,
+        )
+        return 1
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+    env = environment()
+    if not args.quiet:
+        print(
+            f"ferrotune {env['ferrotune']} backend={env['backend']}, optuna {env['optuna']}; "
+            f"{args.trials} trials (Optuna TPE: {args.optuna_max_trials}), {args.repeats} repeat(s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    results = benchmark(args)
+    print(markdown_table(results, args, env))
+    if args.json is not None:
+        args.json.write_text(json.dumps(to_json(results, args, env), indent=2) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
