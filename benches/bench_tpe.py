@@ -31,7 +31,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Sequence
 
 SAMPLER_KEYS = ("ferrotune-tpe", "optuna-tpe", "random")
 LABELS = {
@@ -62,7 +62,7 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _int_list(text: str) -> List[int]:
+def _int_list(text: str) -> list[int]:
     try:
         values = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
@@ -72,7 +72,7 @@ def _int_list(text: str) -> List[int]:
     return values
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=(
             "Median per-trial CPU time (ask -> suggest floats -> tell) of ferrotune.TPESampler, "
@@ -145,8 +145,8 @@ class Run:
     """Per-trial timings of one study."""
 
     seed: int
-    cpu_seconds: List[float] = field(default_factory=list)
-    wall_seconds: List[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
+    wall_seconds: list[float] = field(default_factory=list)
     best_value: float = float("nan")
 
 
@@ -154,7 +154,7 @@ class Run:
 class SamplerResult:
     key: str
     n_trials: int
-    runs: List[Run] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
 
     def window(self, checkpoint: int, width: int) -> range:
         return range(max(0, checkpoint - width), checkpoint)
@@ -170,7 +170,7 @@ class SamplerResult:
         ]
         return 1e3 * statistics.median(samples)
 
-    def per_repeat_median_ms(self, checkpoint: int, width: int) -> List[float]:
+    def per_repeat_median_ms(self, checkpoint: int, width: int) -> list[float]:
         window = self.window(checkpoint, width)
         return [1e3 * statistics.median(run.cpu_seconds[i] for i in window) for run in self.runs]
 
@@ -178,7 +178,7 @@ class SamplerResult:
 SamplerFactory = Callable[[int], Any]
 
 
-def make_factories(multivariate: bool) -> Dict[str, SamplerFactory]:
+def make_factories(multivariate: bool) -> dict[str, SamplerFactory]:
     import optuna
 
     import ferrotune
@@ -194,7 +194,7 @@ def run_study(
     sampler: Any,
     n_trials: int,
     dims: int,
-    progress: Optional[Callable[[int, List[float]], None]] = None,
+    progress: Callable[[int, list[float]], None] | None = None,
 ) -> Run:
     """The ``study.optimize`` loop spelled out as ask/tell, timing each iteration."""
     import optuna
@@ -215,7 +215,7 @@ def run_study(
     return run
 
 
-def benchmark(args: argparse.Namespace) -> Dict[str, SamplerResult]:
+def benchmark(args: argparse.Namespace) -> dict[str, SamplerResult]:
     factories = make_factories(args.multivariate)
     budgets = {
         "ferrotune-tpe": args.trials,
@@ -247,10 +247,10 @@ def benchmark(args: argparse.Namespace) -> Dict[str, SamplerResult]:
     return results
 
 
-def _progress_printer(key: str, repeat: int, args: argparse.Namespace) -> Callable[[int, List[float]], None]:
+def _progress_printer(key: str, repeat: int, args: argparse.Namespace) -> Callable[[int, list[float]], None]:
     every = max(args.trials // 10, 50)
 
-    def progress(done: int, cpu_seconds: List[float]) -> None:
+    def progress(done: int, cpu_seconds: list[float]) -> None:
         if done % every == 0:
             recent = cpu_seconds[-args.window :]
             print(
@@ -268,7 +268,7 @@ def _progress_printer(key: str, repeat: int, args: argparse.Namespace) -> Callab
 # --------------------------------------------------------------------------------------------
 
 
-def environment() -> Dict[str, Any]:
+def environment() -> dict[str, Any]:
     import numpy
     import optuna
 
@@ -305,7 +305,7 @@ def _fmt_ratio(ratio: float) -> str:
     return f"{ratio:.3g}"
 
 
-def _ratio(results: Dict[str, SamplerResult], other: str, checkpoint: int, width: int) -> Optional[float]:
+def _ratio(results: dict[str, SamplerResult], other: str, checkpoint: int, width: int) -> float | None:
     ours, theirs = results.get("ferrotune-tpe"), results.get(other)
     if ours is None or theirs is None or not (ours.reached(checkpoint) and theirs.reached(checkpoint)):
         return None
@@ -313,7 +313,7 @@ def _ratio(results: Dict[str, SamplerResult], other: str, checkpoint: int, width
     return ours.median_ms(checkpoint, width) / denominator if denominator > 0 else None
 
 
-def markdown_table(results: Dict[str, SamplerResult], args: argparse.Namespace, env: Dict[str, Any]) -> str:
+def markdown_table(results: dict[str, SamplerResult], args: argparse.Namespace, env: dict[str, Any]) -> str:
     mode = "multivariate" if args.multivariate else "univariate"
     lines = [
         f"### TPE per-trial CPU time ({mode}, {args.dims} float parameters)",
@@ -351,7 +351,7 @@ def markdown_table(results: Dict[str, SamplerResult], args: argparse.Namespace, 
     return "\n".join(lines)
 
 
-def _summary(results: Dict[str, SamplerResult], args: argparse.Namespace) -> List[str]:
+def _summary(results: dict[str, SamplerResult], args: argparse.Namespace) -> list[str]:
     """One sentence per baseline, at the largest checkpoint both samplers reached."""
     lines = []
     for other, what in (("optuna-tpe", "Optuna's TPE"), ("random", "Optuna's RandomSampler")):
@@ -373,7 +373,7 @@ def _summary(results: Dict[str, SamplerResult], args: argparse.Namespace) -> Lis
     return lines
 
 
-def to_json(results: Dict[str, SamplerResult], args: argparse.Namespace, env: Dict[str, Any]) -> Dict[str, Any]:
+def to_json(results: dict[str, SamplerResult], args: argparse.Namespace, env: dict[str, Any]) -> dict[str, Any]:
     config = {
         "trials": args.trials,
         "checkpoints": args.checkpoints,
@@ -385,7 +385,7 @@ def to_json(results: Dict[str, SamplerResult], args: argparse.Namespace, env: Di
         "multivariate": args.multivariate,
         "timer": "time.process_time",
     }
-    samplers: Dict[str, Any] = {}
+    samplers: dict[str, Any] = {}
     for key, result in results.items():
         checkpoints = {}
         for checkpoint in args.checkpoints:
@@ -427,7 +427,7 @@ def to_json(results: Dict[str, SamplerResult], args: argparse.Namespace, env: Di
 # --------------------------------------------------------------------------------------------
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.backend is not None:
         os.environ["FERROTUNE_BACKEND"] = args.backend  # must happen before ferrotune is imported

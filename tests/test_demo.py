@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 
@@ -26,7 +25,7 @@ TIMEOUT = 180  # generous hard stop; each run normally takes well under 30 s
 HAS_SKLEARN = importlib.util.find_spec("sklearn") is not None
 
 
-def _env() -> Dict[str, str]:
+def _env() -> dict[str, str]:
     """The environment for a subprocess that imports the very ferrotune this process imported."""
     env = dict(os.environ)
     package_root = str(Path(ferrotune.__file__).resolve().parent.parent)
@@ -35,7 +34,7 @@ def _env() -> Dict[str, str]:
     return env
 
 
-def _run(args: List[str]) -> subprocess.CompletedProcess:
+def _run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, *args],
         cwd=str(REPO / "tests"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional
 
 import ferrotune
 from ferrotune.demo import DATASETS, QUICK_OVERRIDES, DemoConfig, run_demo
@@ -127,7 +126,7 @@ def _info() -> int:
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -22,19 +22,19 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, Sequence
 
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.study import Study
-from optuna.trial import FrozenTrial, Trial, TrialState
+from optuna.trial import BaseTrial, FrozenTrial, TrialState
 
 import ferrotune
 
 DATASETS = ("breast_cancer", "digits", "wine")
 
-Objective = Callable[[Trial], float]
+Objective = Callable[[BaseTrial], float]
 SamplerFactory = Callable[[], BaseSampler]
 
 
@@ -86,13 +86,13 @@ class TimedSampler(BaseSampler):
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
-    ) -> Dict[str, BaseDistribution]:
+    ) -> dict[str, BaseDistribution]:
         with self._timed():
             return self._inner.infer_relative_search_space(study, trial)
 
     def sample_relative(
-        self, study: Study, trial: FrozenTrial, search_space: Dict[str, BaseDistribution]
-    ) -> Dict[str, Any]:
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
         with self._timed():
             return self._inner.sample_relative(study, trial, search_space)
 
@@ -115,7 +115,7 @@ class TimedSampler(BaseSampler):
         study: Study,
         trial: FrozenTrial,
         state: TrialState,
-        values: Optional[Sequence[float]],
+        values: Sequence[float] | None,
     ) -> None:
         with self._timed():
             self._inner.after_trial(study, trial, state, values)
@@ -151,7 +151,7 @@ class DemoConfig:
     progress_every: int = 0  # 0 = automatic (about a dozen lines per study)
 
 
-QUICK_OVERRIDES: Dict[str, int] = {
+QUICK_OVERRIDES: dict[str, int] = {
     "trials": 14,
     "folds": 2,
     "max_iter": 30,
@@ -164,12 +164,12 @@ class StudyRun:
     label: str
     n_trials: int
     best_value: float
-    best_params: Dict[str, Any]
+    best_params: dict[str, Any]
     best_trial: int
     wall_seconds: float
     sampler_seconds: float
-    sampler_seconds_per_trial: List[float] = field(default_factory=list)
-    params_history: List[Dict[str, Any]] = field(default_factory=list)
+    sampler_seconds_per_trial: list[float] = field(default_factory=list)
+    params_history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def mean_sampler_ms(self) -> float:
@@ -186,8 +186,8 @@ class StudyRun:
 # --------------------------------------------------------------------------------------------
 
 
-def _sampler_factories(seed: int, multivariate: bool) -> List[Tuple[str, SamplerFactory]]:
-    kwargs: Dict[str, Any] = {"seed": seed, "multivariate": multivariate}
+def _sampler_factories(seed: int, multivariate: bool) -> list[tuple[str, SamplerFactory]]:
+    kwargs: dict[str, Any] = {"seed": seed, "multivariate": multivariate}
     return [
         ("ferrotune TPE", lambda: ferrotune.TPESampler(**kwargs)),
         ("optuna TPE", lambda: optuna.samplers.TPESampler(**kwargs)),
@@ -208,8 +208,8 @@ def run_study(
     """Optimise ``objective`` with a timed ``sampler``, printing a progress line now and then."""
     timed = TimedSampler(sampler)
     study = optuna.create_study(direction=direction, sampler=timed)
-    per_trial: List[float] = []
-    history: List[Dict[str, Any]] = []
+    per_trial: list[float] = []
+    history: list[dict[str, Any]] = []
     width = len(str(n_trials))
 
     def on_trial_end(study: Study, trial: FrozenTrial) -> None:
@@ -272,7 +272,7 @@ def make_hgb_objective(dataset: str, folds: int, max_iter: int, seed: int) -> Ob
     X, y = loaders[dataset](return_X_y=True)
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
 
-    def objective(trial: Trial) -> float:
+    def objective(trial: BaseTrial) -> float:
         model = HistGradientBoostingClassifier(
             learning_rate=trial.suggest_float("learning_rate", 0.01, 0.5, log=True),
             max_leaf_nodes=trial.suggest_int("max_leaf_nodes", 4, 64, log=True),
@@ -293,7 +293,7 @@ def make_quadratic_objective(dims: int) -> Objective:
     """A shifted ``dims``-dimensional quadratic bowl (to minimise): sampler overhead dominates."""
     centre = [((3 * i) % 7 - 3) / 2 for i in range(dims)]
 
-    def objective(trial: Trial) -> float:
+    def objective(trial: BaseTrial) -> float:
         return sum(
             (trial.suggest_float(f"x{i}", -5.0, 5.0) - c) ** 2 for i, c in enumerate(centre)
         )
@@ -356,7 +356,7 @@ def _speedup_sentence(what: str, ours: float, theirs: float) -> str:
     return f"{what}: ferrotune is {1.0 / ratio:.1f}x slower than Optuna ({ours / theirs:.3f} of its time)."
 
 
-def _params_equal(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
+def _params_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
     if a.keys() != b.keys():
         return False
     for key, va in a.items():
@@ -386,7 +386,7 @@ def _agreement_sentence(ours: StudyRun, theirs: StudyRun) -> str:
 def report_model_phase(runs: Sequence[StudyRun], value_name: str) -> None:
     ours, theirs = runs
     header = ["", ours.label, theirs.label]
-    rows: List[List[str]] = [
+    rows: list[list[str]] = [
         [f"best {value_name}", f"{ours.best_value:.4f}", f"{theirs.best_value:.4f}"],
         ["best trial", f"#{ours.best_trial}", f"#{theirs.best_trial}"],
         ["total wall time", _fmt_seconds(ours.wall_seconds), _fmt_seconds(theirs.wall_seconds)],
@@ -424,7 +424,7 @@ def report_synthetic_phase(runs: Sequence[StudyRun], window: int) -> None:
     step = max(n // 5, 1)
     marks = sorted(set(list(range(step, n + 1, step)) + [n]))
     header = ["median sampler ms / trial", ours.label, theirs.label, "ours / optuna"]
-    rows: List[List[str]] = []
+    rows: list[list[str]] = []
     for end in marks:
         a, b = ours.window_median_ms(end, window), theirs.window_median_ms(end, window)
         ratio = f"{a / b:.3f}" if b > 0 else "n/a"
@@ -484,7 +484,7 @@ def run_demo(config: DemoConfig) -> int:
     )
     objective = make_hgb_objective(config.dataset, config.folds, config.max_iter, config.seed)
     every = config.progress_every or _auto_progress_every(config.trials)
-    model_runs: List[StudyRun] = []
+    model_runs: list[StudyRun] = []
     with _single_threaded_openmp():
         # One untimed evaluation so that neither study pays scikit-learn's first-call costs.
         objective(optuna.trial.FixedTrial(_default_hgb_params()))
@@ -535,7 +535,7 @@ def run_demo(config: DemoConfig) -> int:
     return 0
 
 
-def _default_hgb_params() -> Dict[str, Any]:
+def _default_hgb_params() -> dict[str, Any]:
     return {
         "learning_rate": 0.1,
         "max_leaf_nodes": 31,
