@@ -14,9 +14,9 @@ The TPE cost grows with the number of finished trials, so the script reports the
 per-trial CPU time over a window of trials ending at each checkpoint** (e.g. trials 951-1000
 for the 1,000 checkpoint) and prints a Markdown table. It measures and prints; it asserts nothing.
 
-    python benches/bench_tpe.py                                  # 1,000 trials, univariate
+    python benches/bench_tpe.py                                  # 1,000 trials, the samplers' defaults
     python benches/bench_tpe.py --trials 5000 --checkpoints 1000,2000,5000 --optuna-max-trials 2000
-    python benches/bench_tpe.py --multivariate --repeats 3 --json results.json
+    python benches/bench_tpe.py --univariate --repeats 3 --json results.json
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 SAMPLER_KEYS = ("ferrotune-tpe", "optuna-tpe", "random")
 LABELS = {
@@ -39,6 +40,7 @@ LABELS = {
     "optuna-tpe": "Optuna TPE",
     "random": "Optuna Random",
 }
+RATIO_LABELS = {"optuna-tpe": "Optuna TPE", "random": "Random"}
 DEFAULT_CHECKPOINTS = (100, 500, 1000)
 WARMUP_TRIALS = 20
 
@@ -66,7 +68,9 @@ def _int_list(text: str) -> list[int]:
     try:
         values = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
     if not values or values[0] < 1:
         raise argparse.ArgumentTypeError(f"checkpoints must be positive integers, got {text!r}")
     return values
@@ -79,7 +83,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             "optuna.samplers.TPESampler and optuna.samplers.RandomSampler, side by side."
         )
     )
-    parser.add_argument("--trials", type=_positive_int, default=1000, help="trials per study (default %(default)s)")
+    parser.add_argument(
+        "--trials", type=_positive_int, default=1000, help="trials per study (default %(default)s)"
+    )
     parser.add_argument(
         "--checkpoints",
         type=_int_list,
@@ -92,7 +98,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--window",
         type=_positive_int,
         default=50,
-        help="number of trials ending at each checkpoint over which the median is taken (default %(default)s)",
+        help="the median covers the W trials ending at each checkpoint (default %(default)s)",
+        metavar="W",
     )
     parser.add_argument(
         "--optuna-max-trials",
@@ -102,32 +109,49 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="stop Optuna's TPE after N trials (it gets slow); it is then reported only at the "
         "checkpoints it reached. 0 skips it. Default: --trials",
     )
-    parser.add_argument("--repeats", type=_positive_int, default=1, help="studies per sampler; repeat r uses seed+r")
+    parser.add_argument(
+        "--repeats", type=_positive_int, default=1, help="studies per sampler; repeat r uses seed+r"
+    )
     parser.add_argument("--seed", type=int, default=0, help="base seed (default %(default)s)")
-    parser.add_argument("--dims", type=_positive_int, default=10, help="float parameters per trial (default %(default)s)")
+    parser.add_argument(
+        "--dims",
+        type=_positive_int,
+        default=10,
+        help="float parameters per trial (default %(default)s)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
-        "--multivariate", dest="multivariate", action="store_true", help="TPESampler(multivariate=True)"
+        "--multivariate",
+        dest="multivariate",
+        action="store_const",
+        const=True,
+        help="TPESampler(multivariate=True)",
     )
     mode.add_argument(
         "--univariate",
         dest="multivariate",
-        action="store_false",
-        help="TPESampler(multivariate=False), Optuna's default (the default here too)",
+        action="store_const",
+        const=False,
+        help="TPESampler(multivariate=False)",
     )
-    parser.set_defaults(multivariate=False)
+    # None = the samplers' own default (Optuna 5: multivariate for single-objective studies).
+    parser.set_defaults(multivariate=None)
     parser.add_argument(
         "--backend",
         choices=("rust", "python"),
         default=None,
-        help="set FERROTUNE_BACKEND before importing ferrotune (default: leave the environment alone)",
+        help="set FERROTUNE_BACKEND before importing ferrotune (default: environment unchanged)",
     )
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="PATH", help="also write the results as JSON"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
 
     if args.checkpoints is None:
-        args.checkpoints = sorted({c for c in DEFAULT_CHECKPOINTS if c <= args.trials} | {args.trials})
+        args.checkpoints = sorted(
+            {c for c in DEFAULT_CHECKPOINTS if c <= args.trials} | {args.trials}
+        )
     elif args.checkpoints[-1] > args.trials:
         parser.error(f"checkpoint {args.checkpoints[-1]} is beyond --trials {args.trials}")
     if args.optuna_max_trials is None or args.optuna_max_trials > args.trials:
@@ -178,7 +202,7 @@ class SamplerResult:
 SamplerFactory = Callable[[int], Any]
 
 
-def make_factories(multivariate: bool) -> dict[str, SamplerFactory]:
+def make_factories(multivariate: bool | None) -> dict[str, SamplerFactory]:
     import optuna
 
     import ferrotune
@@ -247,7 +271,9 @@ def benchmark(args: argparse.Namespace) -> dict[str, SamplerResult]:
     return results
 
 
-def _progress_printer(key: str, repeat: int, args: argparse.Namespace) -> Callable[[int, list[float]], None]:
+def _progress_printer(
+    key: str, repeat: int, args: argparse.Namespace
+) -> Callable[[int, list[float]], None]:
     every = max(args.trials // 10, 50)
 
     def progress(done: int, cpu_seconds: list[float]) -> None:
@@ -298,23 +324,34 @@ def _cpu_model() -> str:
 
 
 def _fmt_ms(ms: float) -> str:
-    return f"{ms:.0f} ms" if ms >= 100 else f"{ms:.3g} ms"
+    decimals = 0 if ms >= 100 else 1 if ms >= 10 else 2 if ms >= 1 else 3
+    return f"{ms:.{decimals}f} ms"
 
 
 def _fmt_ratio(ratio: float) -> str:
-    return f"{ratio:.3g}"
+    return f"{ratio:.3f}" if ratio < 10 else f"{ratio:.1f}"
 
 
-def _ratio(results: dict[str, SamplerResult], other: str, checkpoint: int, width: int) -> float | None:
+def _ratio(
+    results: dict[str, SamplerResult], other: str, checkpoint: int, width: int
+) -> float | None:
     ours, theirs = results.get("ferrotune-tpe"), results.get(other)
-    if ours is None or theirs is None or not (ours.reached(checkpoint) and theirs.reached(checkpoint)):
+    if (
+        ours is None
+        or theirs is None
+        or not (ours.reached(checkpoint) and theirs.reached(checkpoint))
+    ):
         return None
     denominator = theirs.median_ms(checkpoint, width)
     return ours.median_ms(checkpoint, width) / denominator if denominator > 0 else None
 
 
-def markdown_table(results: dict[str, SamplerResult], args: argparse.Namespace, env: dict[str, Any]) -> str:
-    mode = "multivariate" if args.multivariate else "univariate"
+def markdown_table(
+    results: dict[str, SamplerResult], args: argparse.Namespace, env: dict[str, Any]
+) -> str:
+    mode = {None: "default: multivariate", True: "multivariate", False: "univariate"}[
+        args.multivariate
+    ]
     lines = [
         f"### TPE per-trial CPU time ({mode}, {args.dims} float parameters)",
         "",
@@ -328,7 +365,8 @@ def markdown_table(results: dict[str, SamplerResult], args: argparse.Namespace, 
     ]
     columns = [key for key in SAMPLER_KEYS if key in results]
     header = ["trials", "window"] + [LABELS[key] for key in columns]
-    header += ["ours / Optuna TPE", "ours / Random"]
+    baselines = [key for key in ("optuna-tpe", "random") if key in results]
+    header += [f"ours / {RATIO_LABELS[key]}" for key in baselines]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---:", "---"] + ["---:"] * (len(header) - 2)) + "|")
     for checkpoint in args.checkpoints:
@@ -340,7 +378,7 @@ def markdown_table(results: dict[str, SamplerResult], args: argparse.Namespace, 
                 cells.append(_fmt_ms(result.median_ms(checkpoint, args.window)))
             else:
                 cells.append(f"- (stopped at {result.n_trials:,})")
-        for other in ("optuna-tpe", "random"):
+        for other in baselines:
             ratio = _ratio(results, other, checkpoint, args.window)
             cells.append("-" if ratio is None else _fmt_ratio(ratio))
         lines.append("| " + " | ".join(cells) + " |")
@@ -367,13 +405,15 @@ def _summary(results: dict[str, SamplerResult], args: argparse.Namespace) -> lis
             )
         else:
             lines.append(
-                f"At {checkpoint:,} trials a ferrotune TPE trial costs {ratio:.2f}x the CPU of one "
+                f"At {checkpoint:,} trials a ferrotune TPE trial costs {ratio:.1f}x the CPU of one "
                 f"with {what}."
             )
     return lines
 
 
-def to_json(results: dict[str, SamplerResult], args: argparse.Namespace, env: dict[str, Any]) -> dict[str, Any]:
+def to_json(
+    results: dict[str, SamplerResult], args: argparse.Namespace, env: dict[str, Any]
+) -> dict[str, Any]:
     config = {
         "trials": args.trials,
         "checkpoints": args.checkpoints,
@@ -448,7 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quiet:
         print(
             f"ferrotune {env['ferrotune']} backend={env['backend']}, optuna {env['optuna']}; "
-            f"{args.trials} trials (Optuna TPE: {args.optuna_max_trials}), {args.repeats} repeat(s)",
+            f"{args.trials} trials (Optuna TPE: {args.optuna_max_trials}), "
+            f"{args.repeats} repeat(s)",
             file=sys.stderr,
             flush=True,
         )

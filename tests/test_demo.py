@@ -49,7 +49,9 @@ def _explain(proc: subprocess.CompletedProcess) -> str:
     return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
 
 
-@pytest.mark.skipif(not HAS_SKLEARN, reason="the demo needs scikit-learn (pip install 'ferrotune[demo]')")
+@pytest.mark.skipif(
+    not HAS_SKLEARN, reason="the demo needs scikit-learn (pip install 'ferrotune[demo]')"
+)
 def test_demo_quick_runs_and_compares_both_samplers() -> None:
     proc = _run(["-m", "ferrotune", "demo", "--quick"])
     assert proc.returncode == 0, _explain(proc)
@@ -60,7 +62,9 @@ def test_demo_quick_runs_and_compares_both_samplers() -> None:
     for label in ("ferrotune TPE", "optuna TPE"):
         assert re.search(rf"{label}\s+trial\s+\d+/\d+ .* best ", out), _explain(proc)
     # ... and the side-by-side summary has each sampler's best score and sampler time.
-    header = next(line for line in out.splitlines() if "ferrotune TPE" in line and "optuna TPE" in line)
+    header = next(
+        line for line in out.splitlines() if "ferrotune TPE" in line and "optuna TPE" in line
+    )
     assert header.index("ferrotune TPE") < header.index("optuna TPE")
     for row in ("best CV accuracy", "time inside sampler", "total wall time", "best params:"):
         line = next((line for line in out.splitlines() if line.strip().startswith(row)), None)
@@ -68,7 +72,9 @@ def test_demo_quick_runs_and_compares_both_samplers() -> None:
     best = next(line for line in out.splitlines() if line.strip().startswith("best CV accuracy"))
     scores = [float(tok) for tok in best.split()[3:]]
     assert len(scores) == 2 and all(0.5 < s <= 1.0 for s in scores), best
-    sampler = next(line for line in out.splitlines() if line.strip().startswith("time inside sampler"))
+    sampler = next(
+        line for line in out.splitlines() if line.strip().startswith("time inside sampler")
+    )
     assert len(re.findall(r"\d (?:ms|s)\b", sampler)) == 2, sampler
     assert "Time inside the sampler: ferrotune is" in out
     # The synthetic phase ran too.
@@ -96,14 +102,30 @@ def test_cli_without_command_prints_help() -> None:
 def test_bench_tpe_prints_table_with_three_samplers(tmp_path: Path) -> None:
     json_path = tmp_path / "bench.json"
     proc = _run(
-        [str(BENCH), "--trials", "30", "--checkpoints", "20,30", "--window", "10", "--json", str(json_path)]
+        [
+            str(BENCH),
+            "--trials",
+            "30",
+            "--checkpoints",
+            "20,30",
+            "--window",
+            "10",
+            "--json",
+            str(json_path),
+        ]
     )
     assert proc.returncode == 0, _explain(proc)
     lines = proc.stdout.splitlines()
 
     header = next((line for line in lines if line.startswith("| trials")), None)
     assert header is not None, _explain(proc)
-    for label in ("ferrotune TPE", "Optuna TPE", "Optuna Random", "ours / Optuna TPE", "ours / Random"):
+    for label in (
+        "ferrotune TPE",
+        "Optuna TPE",
+        "Optuna Random",
+        "ours / Optuna TPE",
+        "ours / Random",
+    ):
         assert label in header, header
     rows = [line for line in lines if line.startswith("| 20 ") or line.startswith("| 30 ")]
     assert len(rows) == 2, _explain(proc)
@@ -120,7 +142,18 @@ def test_bench_tpe_prints_table_with_three_samplers(tmp_path: Path) -> None:
 
 
 def test_bench_tpe_stops_optuna_early(tmp_path: Path) -> None:
-    proc = _run([str(BENCH), "--trials", "30", "--checkpoints", "10,30", "--optuna-max-trials", "15", "--quiet"])
+    proc = _run(
+        [
+            str(BENCH),
+            "--trials",
+            "30",
+            "--checkpoints",
+            "10,30",
+            "--optuna-max-trials",
+            "15",
+            "--quiet",
+        ]
+    )
     assert proc.returncode == 0, _explain(proc)
     row_10 = next(line for line in proc.stdout.splitlines() if line.startswith("| 10 "))
     row_30 = next(line for line in proc.stdout.splitlines() if line.startswith("| 30 "))

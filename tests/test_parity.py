@@ -204,3 +204,64 @@ def test_parity_with_enqueued_and_added_trials() -> None:
         return [(t.state, t.params) for t in study.trials]
 
     _assert_same(run(optuna.samplers.TPESampler(seed=8)), run(ferrotune.TPESampler(seed=8)))
+
+
+def _compare_studies(make_sampler_kwargs: dict, objective: Objective, n: int, **study_kwargs):
+    histories = []
+    for cls in (optuna.samplers.TPESampler, ferrotune.TPESampler):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            study = optuna.create_study(sampler=cls(**make_sampler_kwargs), **study_kwargs)
+            study.optimize(objective, n_trials=n)
+        histories.append([(t.state, t.params) for t in study.trials])
+    _assert_same(*histories)
+
+
+def test_parity_set_constraint() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -3, 3)
+        y = trial.suggest_int("y", 0, 10)
+        trial.set_constraint("budget", x + y / 5 - 1)
+        return x * x + (y - 3) ** 2
+
+    _compare_studies(dict(seed=1), objective, 80)
+
+
+def test_parity_constraints_func() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        return trial.suggest_float("x", -3, 3) ** 2 + trial.suggest_float("y", -3, 3) ** 2
+
+    _compare_studies(dict(seed=2, constraints_func=lambda t: (t.params["x"] - 1,)), objective, 80)
+
+
+def test_parity_group() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        if trial.suggest_categorical("k", ["a", "b"]) == "a":
+            return trial.suggest_float("u", 0, 1) + trial.suggest_int("v", 1, 5)
+        return trial.suggest_float("w", -1, 1) ** 2
+
+    _compare_studies(dict(seed=3, group=True, multivariate=True), objective, 80)
+
+
+def test_parity_dynamic_range() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        spread = 1 + trial.number / 50
+        return trial.suggest_float("x", -spread, spread) ** 2
+
+    _compare_studies(dict(seed=6), objective, 80)
+
+
+@pytest.mark.parametrize("n_objectives", [2, 3])
+def test_parity_multi_objective(n_objectives: int) -> None:
+    def objective(trial: optuna.Trial):
+        x = trial.suggest_float("x", 0, 1)
+        y = trial.suggest_float("y", 0, 1)
+        z = trial.suggest_int("z", 0, 5)
+        values = (x + z, (1 - x) ** 2 + y, y * z)
+        return values[:n_objectives]
+
+    directions = ["minimize", "maximize", "minimize"][:n_objectives]
+    _compare_studies(dict(seed=4 + n_objectives), objective, 120, directions=directions)
+    _compare_studies(
+        dict(seed=4 + n_objectives, multivariate=True), objective, 60, directions=directions
+    )

@@ -11,7 +11,11 @@ from typing import Callable
 
 import optuna
 import pytest
-from optuna.testing.pytest_samplers import BasicSamplerTestCase, RelativeSamplerTestCase
+from optuna.testing.pytest_samplers import (
+    BasicSamplerTestCase,
+    MultiObjectiveSamplerTestCase,
+    RelativeSamplerTestCase,
+)
 
 import ferrotune
 
@@ -26,6 +30,12 @@ class TestOptunaKitMultivariate(BasicSamplerTestCase, RelativeSamplerTestCase):
     @pytest.fixture
     def sampler(self) -> Callable[[], optuna.samplers.BaseSampler]:
         return lambda: ferrotune.TPESampler(n_startup_trials=0, multivariate=True)
+
+
+class TestOptunaKitMultiObjective(MultiObjectiveSamplerTestCase):
+    @pytest.fixture
+    def sampler(self) -> Callable[[], optuna.samplers.BaseSampler]:
+        return lambda: ferrotune.TPESampler(n_startup_trials=0)
 
 
 def objective(trial: optuna.Trial) -> float:

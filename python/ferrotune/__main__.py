@@ -54,10 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--trials",
         type=_positive_int,
         default=None,
+        metavar="N",
         help=f"trials per sampler for the model (default {defaults.trials}; "
         f"{QUICK_OVERRIDES['trials']} with --quick)",
     )
-    demo.add_argument("--seed", type=int, default=defaults.seed, help="seed for both samplers and CV splits")
+    demo.add_argument(
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        help="seed for both samplers and the CV splits (default %(default)s)",
+    )
     demo.add_argument(
         "--dataset",
         choices=DATASETS,
@@ -68,14 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--folds",
         type=_folds,
         default=None,
-        help=f"cross-validation folds (default {defaults.folds}; {QUICK_OVERRIDES['folds']} with --quick)",
+        help=f"cross-validation folds (default {defaults.folds}; "
+        f"{QUICK_OVERRIDES['folds']} with --quick)",
     )
     demo.add_argument(
         "--synthetic-trials",
         type=_non_negative_int,
         default=None,
-        help=f"trials per sampler on the synthetic quadratic, 0 to skip that phase "
-        f"(default {defaults.synthetic_trials}; {QUICK_OVERRIDES['synthetic_trials']} with --quick)",
+        metavar="N",
+        help="trials per sampler on the synthetic quadratic, 0 to skip that phase "
+        f"(default {defaults.synthetic_trials}; "
+        f"{QUICK_OVERRIDES['synthetic_trials']} with --quick)",
     )
     demo.add_argument(
         "--multivariate",

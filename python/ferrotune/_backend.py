@@ -33,6 +33,10 @@ class FallbackWarning(RuntimeWarning):
 class Backend(Protocol):
     name: str
 
+    def split_and_gather(
+        self, hist: Any, rows: np.ndarray, n_below: int, cols: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
     def sample_step(
         self,
         dims: Sequence[Dim],
@@ -53,6 +57,12 @@ class RustBackend:
 
     def __init__(self, core: Any) -> None:
         self.core = core
+        self.in_place = _in_place_rng_works(core)
+
+    def split_and_gather(
+        self, hist: Any, rows: np.ndarray, n_below: int, cols: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _split_and_gather_native(self.core, hist, rows, n_below, cols)
 
     def sample_step(
         self,
@@ -67,10 +77,9 @@ class RustBackend:
         n_candidates: int,
         rng: np.random.RandomState,
     ) -> np.ndarray:
-        # The random stream is explicit state: numpy's MT19937 goes to Rust and comes back
-        # advanced, so both backends consume exactly the same numbers.
-        state = rng.get_state(legacy=True)
-        best, key, pos = self.core.tpe_sample_step(
+        # The random stream is explicit state: numpy's MT19937 state is advanced by Rust in
+        # place (or copied in and out), so both backends consume exactly the same numbers.
+        args = (
             list(dims),
             np.ascontiguousarray(below, dtype=np.float64),
             np.ascontiguousarray(below_weights, dtype=np.float64),
@@ -80,15 +89,66 @@ class RustBackend:
             bool(consider_magic_clip),
             bool(consider_endpoints),
             int(n_candidates),
-            state[1],
-            int(state[2]),
         )
+        if self.in_place:
+            return self.core.tpe_sample_step_rng(*args, rng)
+        state = rng.get_state(legacy=True)
+        best, key, pos = self.core.tpe_sample_step(*args, state[1], int(state[2]))
         rng.set_state((state[0], key, pos, state[3], state[4]))
         return best
 
 
+def _split_and_gather_native(
+    core: Any, hist: Any, rows: np.ndarray, n_below: int, cols: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(hist)
+    return core.split_and_gather(
+        hist.kind.data[:n],
+        hist.value.data[:n],
+        hist.prune0.data[:n],
+        hist.prune1.data[:n],
+        hist.infeasible.data[:n],
+        hist.number.data[:n],
+        np.asarray(rows, dtype=np.int64),
+        int(n_below),
+        bool(hist.maximize),
+        hist.matrix,
+        cols,
+    )
+
+
+def _in_place_rng_works(core: Any) -> bool:
+    """Check once that the native module reads numpy's MT19937 state in place correctly (the
+    struct layout it relies on); otherwise the state is copied in and out (slower, same result)."""
+    try:
+        probe = np.random.RandomState(12345)
+        probe.random_sample(700)  # cross a regeneration of the 624-word block
+        twin = np.random.RandomState()
+        twin.set_state(probe.get_state())
+        ours = core.rng_random_sample(probe, 1000)
+        theirs = twin.random_sample(1000)
+        after_ours, after_theirs = probe.get_state(), twin.get_state()
+    except Exception:
+        return False
+    return (
+        bool(np.array_equal(ours, theirs))
+        and bool(np.array_equal(after_ours[1], after_theirs[1]))
+        and after_ours[2] == after_theirs[2]
+    )
+
+
 class PythonBackend:
     name = "python"
+
+    def split_and_gather(
+        self, hist: Any, rows: np.ndarray, n_below: int, cols: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from ferrotune import _history
+
+        below_rows, above_rows = _history.split_rows(hist, rows, n_below)
+        below, _ = hist.gather(below_rows, cols)
+        above, above_rows = hist.gather(above_rows, cols)
+        return below, above, above_rows
 
     def sample_step(self, *args: Any, **kwargs: Any) -> np.ndarray:
         from ferrotune import _numpy_core

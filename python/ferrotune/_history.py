@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import math
 import weakref
-from operator import attrgetter
-from typing import Any, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
-
-_trial_id = attrgetter("_trial_id")
 
 COMPLETE = 0
 PRUNED = 1
@@ -76,7 +73,7 @@ class StudyHistory:
         self.col_of: dict[str, int] = {}
         self.matrix = np.full((64, 4), math.nan)
         # The leading run of trials in a final state seen last time (see `scan`).
-        self._prefix_ids: list[int] = []
+        self._prefix_ids: list[FrozenTrial] = []
         self._prefix_rows = _Column(np.intp)
         self._prefix_space: dict[str, Any] | None = None
 
@@ -131,17 +128,14 @@ class StudyHistory:
         self.row_of[trial._trial_id] = row
         return row
 
-    def observations(self, rows: np.ndarray, names: list[str]) -> np.ndarray:
-        """The ``(len(rows), len(names))`` block of internal values (NaN where a trial lacks a
-        parameter)."""
-        cols = [self.col_of.get(name, -1) for name in names]
-        if -1 not in cols:
-            return self.matrix.take(rows, axis=0)[:, cols]
-        out = np.full((len(rows), len(names)), math.nan)
-        for i, c in enumerate(cols):
-            if c >= 0:
-                out[:, i] = self.matrix[rows, c]
-        return out
+    def gather(self, rows: np.ndarray, cols: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Observations of ``rows`` for the matrix columns ``cols``, leaving out rows that lack
+        one of them; returns the block and the rows kept."""
+        block = self.matrix.take(rows, axis=0)[:, cols]
+        missing = np.isnan(block).any(axis=1)
+        if missing.any():
+            return block[~missing], rows[~missing]
+        return block, rows
 
     def scan(
         self, trials: Sequence[FrozenTrial], exclude_number: int, include_running: bool
@@ -155,12 +149,14 @@ class StudyHistory:
 
         The list always comes from storage; the cache only saves work. The leading run of
         trials whose state is final (COMPLETE, PRUNED, FAIL) is remembered with its rows and
-        its intersection, and checked id by id against each new list, so only the trials after
+        its intersection, and checked trial by trial against each new list, so only the trials after
         it are looked at one by one. Any other change of the list resets the run.
         """
         ids = self._prefix_ids
         n_prefix = len(ids)
-        if len(trials) < n_prefix or list(map(_trial_id, trials[:n_prefix])) != ids:
+        # List equality checks identity first, so for storages that hand out the same trial
+        # objects (in-memory) this is a pointer comparison; otherwise FrozenTrial equality.
+        if len(trials) < n_prefix or trials[:n_prefix] != ids:
             ids = self._prefix_ids = []
             self._prefix_rows = _Column(np.intp)
             self._prefix_space = None
@@ -177,7 +173,7 @@ class StudyHistory:
                 state = t.state
                 if state == TrialState.FAIL:
                     if extending:
-                        ids.append(t._trial_id)
+                        ids.append(t)
                     continue
                 if state != TrialState.COMPLETE and state != TrialState.PRUNED:
                     extending = False
@@ -192,7 +188,7 @@ class StudyHistory:
             else:
                 space = {k: d for k, d in space.items() if dists.get(k) == d}
             if extending:
-                ids.append(t._trial_id)
+                ids.append(t)
                 rows.append(row)
                 self._prefix_space = space
             else:
@@ -201,3 +197,46 @@ class StudyHistory:
         if tail_rows:
             finished = np.concatenate([finished, np.asarray(tail_rows, dtype=np.intp)])
         return finished, running, ({} if space is None else dict(sorted(space.items())))
+
+
+SplitComplete = Callable[[StudyHistory, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+def split_rows(
+    hist: StudyHistory,
+    rows: np.ndarray,
+    n_below: int,
+    split_complete: Optional[SplitComplete] = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Below/above split of finished trials, as Optuna ranks them: complete trials by value
+    (stable; descending when maximising), then pruned trials by (-last step, last value), then
+    infeasible ones by violation; each side in trial-number order. ``split_complete``
+    replaces the ranking of complete trials (multi-objective studies)."""
+    kind = hist.kind.data[rows]
+    complete = rows[kind == COMPLETE]
+    pruned = rows[kind == PRUNED]
+    infeasible = rows[kind == INFEASIBLE]
+
+    nb = min(n_below, len(complete))
+    if split_complete is not None:
+        below_c, above_c = split_complete(hist, complete, nb)
+    else:
+        vals = hist.value.data[complete]
+        order = np.argsort(-vals if hist.maximize else vals, kind="stable")
+        below_c, above_c = complete[order[:nb]], complete[order[nb:]]
+    n_below = max(0, n_below - len(below_c))
+
+    nb = min(n_below, len(pruned))
+    order = np.lexsort((hist.prune1.data[pruned], hist.prune0.data[pruned]))
+    below_p, above_p = pruned[order[:nb]], pruned[order[nb:]]
+    n_below = max(0, n_below - len(below_p))
+
+    nb = min(n_below, len(infeasible))
+    order = np.argsort(hist.infeasible.data[infeasible], kind="stable")
+    below_i, above_i = infeasible[order[:nb]], infeasible[order[nb:]]
+
+    below = np.concatenate([below_c, below_p, below_i])
+    above = np.concatenate([above_c, above_p, above_i])
+    below = below[np.argsort(hist.number.data[below], kind="stable")]
+    above = above[np.argsort(hist.number.data[above], kind="stable")]
+    return below, above

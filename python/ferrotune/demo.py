@@ -22,7 +22,8 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal
 
 import optuna
 from optuna.distributions import BaseDistribution
@@ -200,7 +201,7 @@ def run_study(
     objective: Objective,
     n_trials: int,
     *,
-    direction: str,
+    direction: Literal["minimize", "maximize"],
     progress_every: int,
     value_name: str,
     value_format: str,
@@ -217,10 +218,11 @@ def run_study(
         history.append(dict(trial.params))
         done = trial.number + 1
         if done % progress_every == 0 or done == n_trials:
-            best = study.best_trial
+            value = "failed" if trial.value is None else format(trial.value, value_format)
+            best = study.best_trial  # the demo's objectives always return a finite value
             print(
                 f"  {label:<14} trial {done:>{width}}/{n_trials}"
-                f"  {value_name} {format(trial.value, value_format)}"
+                f"  {value_name} {value}"
                 f"  best {format(best.value, value_format)} (#{best.number})"
                 f"  sampler {1e3 * per_trial[-1]:7.2f} ms",
                 flush=True,
@@ -230,10 +232,11 @@ def run_study(
     study.optimize(objective, n_trials=n_trials, callbacks=[on_trial_end])
     wall = time.perf_counter() - start
     best = study.best_trial
+    assert best.value is not None
     return StudyRun(
         label=label,
         n_trials=len(study.trials),
-        best_value=float(best.value),
+        best_value=best.value,
         best_params=dict(best.params),
         best_trial=best.number,
         wall_seconds=wall,
@@ -289,14 +292,24 @@ def make_hgb_objective(dataset: str, folds: int, max_iter: int, seed: int) -> Ob
     return objective
 
 
+def _default_hgb_params() -> dict[str, Any]:
+    """Roughly scikit-learn's defaults, within the search space (for the untimed warm-up fit)."""
+    return {
+        "learning_rate": 0.1,
+        "max_leaf_nodes": 31,
+        "min_samples_leaf": 20,
+        "l2_regularization": 1e-6,
+        "max_bins": 255,
+        "max_depth": None,
+    }
+
+
 def make_quadratic_objective(dims: int) -> Objective:
     """A shifted ``dims``-dimensional quadratic bowl (to minimise): sampler overhead dominates."""
     centre = [((3 * i) % 7 - 3) / 2 for i in range(dims)]
 
     def objective(trial: BaseTrial) -> float:
-        return sum(
-            (trial.suggest_float(f"x{i}", -5.0, 5.0) - c) ** 2 for i, c in enumerate(centre)
-        )
+        return sum((trial.suggest_float(f"x{i}", -5.0, 5.0) - c) ** 2 for i, c in enumerate(centre))
 
     return objective
 
@@ -350,10 +363,10 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 def _speedup_sentence(what: str, ours: float, theirs: float) -> str:
     if ours <= 0.0 or theirs <= 0.0:
         return f"{what}: ratio not available (a measured time is zero)."
-    ratio = theirs / ours
-    if ratio >= 1.0:
-        return f"{what}: ferrotune is {ratio:.1f}x faster than Optuna ({ours / theirs:.3f} of its time)."
-    return f"{what}: ferrotune is {1.0 / ratio:.1f}x slower than Optuna ({ours / theirs:.3f} of its time)."
+    share = f"{ours / theirs:.3f} of its time"
+    if ours <= theirs:
+        return f"{what}: ferrotune is {theirs / ours:.1f}x faster than Optuna ({share})."
+    return f"{what}: ferrotune is {ours / theirs:.1f}x slower than Optuna ({share})."
 
 
 def _params_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -372,7 +385,11 @@ def _params_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def _agreement_sentence(ours: StudyRun, theirs: StudyRun) -> str:
     n = min(len(ours.params_history), len(theirs.params_history))
     first_diff = next(
-        (i for i in range(n) if not _params_equal(ours.params_history[i], theirs.params_history[i])),
+        (
+            i
+            for i in range(n)
+            if not _params_equal(ours.params_history[i], theirs.params_history[i])
+        ),
         None,
     )
     if first_diff is None:
@@ -414,7 +431,10 @@ def report_model_phase(runs: Sequence[StudyRun], value_name: str) -> None:
         )
     _print_table(header, rows)
     print()
-    print("  " + _speedup_sentence("Time inside the sampler", ours.sampler_seconds, theirs.sampler_seconds))
+    print(
+        "  "
+        + _speedup_sentence("Time inside the sampler", ours.sampler_seconds, theirs.sampler_seconds)
+    )
     print("  " + _agreement_sentence(ours, theirs))
 
 
@@ -430,14 +450,25 @@ def report_synthetic_phase(runs: Sequence[StudyRun], window: int) -> None:
         ratio = f"{a / b:.3f}" if b > 0 else "n/a"
         rows.append([f"trials {max(0, end - window) + 1}-{end}", f"{a:.2f}", f"{b:.2f}", ratio])
     rows.append(
-        ["mean over all trials", f"{ours.mean_sampler_ms:.2f}", f"{theirs.mean_sampler_ms:.2f}",
-         f"{ours.mean_sampler_ms / theirs.mean_sampler_ms:.3f}" if theirs.mean_sampler_ms > 0 else "n/a"]
+        [
+            "mean over all trials",
+            f"{ours.mean_sampler_ms:.2f}",
+            f"{theirs.mean_sampler_ms:.2f}",
+            f"{ours.mean_sampler_ms / theirs.mean_sampler_ms:.3f}"
+            if theirs.mean_sampler_ms > 0
+            else "n/a",
+        ]
     )
     rows.append(["best value", f"{ours.best_value:.4g}", f"{theirs.best_value:.4g}", ""])
-    rows.append(["total wall time", _fmt_seconds(ours.wall_seconds), _fmt_seconds(theirs.wall_seconds), ""])
+    rows.append(
+        ["total wall time", _fmt_seconds(ours.wall_seconds), _fmt_seconds(theirs.wall_seconds), ""]
+    )
     _print_table(header, rows)
     print()
-    print("  " + _speedup_sentence("Time inside the sampler", ours.sampler_seconds, theirs.sampler_seconds))
+    print(
+        "  "
+        + _speedup_sentence("Time inside the sampler", ours.sampler_seconds, theirs.sampler_seconds)
+    )
     print("  " + _agreement_sentence(ours, theirs))
 
 
@@ -533,17 +564,6 @@ def run_demo(config: DemoConfig) -> int:
     print()
     print("Done.")
     return 0
-
-
-def _default_hgb_params() -> dict[str, Any]:
-    return {
-        "learning_rate": 0.1,
-        "max_leaf_nodes": 31,
-        "min_samples_leaf": 20,
-        "l2_regularization": 1e-6,
-        "max_bins": 255,
-        "max_depth": None,
-    }
 
 
 __all__ = [

@@ -8,6 +8,7 @@ bookkeeping is incremental (``ferrotune._history``).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
@@ -98,6 +99,18 @@ def _deprecated_argument(name: str, value: Any, default: Any, d_ver: str, r_ver:
         stacklevel=4,
     )
     return value
+
+
+@functools.lru_cache(maxsize=8)
+def _default_weights_cached(n: int) -> np.ndarray:
+    w = default_weights(n).astype(float)
+    w.flags.writeable = False
+    return w
+
+
+def _complete_rows(obs: np.ndarray) -> np.ndarray:
+    missing = np.isnan(obs).any(axis=1)
+    return obs[~missing] if missing.any() else obs
 
 
 class _LazyRandomState:
@@ -443,16 +456,26 @@ class TPESampler(BaseSampler):
             gamma = self._gamma
             if gamma is None:
                 gamma = default_gamma_multiobjective if multi_objective else default_gamma
-            below_rows, above_rows = self._split(
-                study, hist, finished_rows, gamma(len(finished_rows))
-            )
-
-            below = hist.observations(below_rows, names)
-            above = hist.observations(above_rows, names)
+            n_below = gamma(len(finished_rows))
+            cols = [hist.col_of.get(name, -1) for name in names]
+            backend = get_backend_impl()
+            if -1 in cols:  # a parameter no finished trial has: no complete observation
+                below = above = np.empty((0, len(names)))
+                above_rows = np.empty(0, dtype=np.intp)
+            elif multi_objective:
+                below_rows, above_rows = _history.split_rows(
+                    hist, finished_rows, n_below, self._split_multi_objective(study)
+                )
+                below, _ = hist.gather(below_rows, cols)
+                above, above_rows = hist.gather(above_rows, cols)
+            else:
+                below, above, above_rows = backend.split_and_gather(
+                    hist, finished_rows, n_below, cols
+                )
             if running:
-                above = self._merge_running(hist, above_rows, above, running, search_space, multivariate)
-            below = below[~np.isnan(below).any(axis=1)] if len(below) else below.reshape(0, len(names))
-            above = above[~np.isnan(above).any(axis=1)] if len(above) else above.reshape(0, len(names))
+                above = self._merge_running(
+                    hist, above_rows, above, running, search_space, multivariate
+                )
 
             if multi_objective:
                 below_weights = np.ones(len(below))
@@ -460,7 +483,7 @@ class TPESampler(BaseSampler):
                 below_weights = self._kernel_weights(len(below))
             above_weights = self._kernel_weights(len(above))
 
-            best = get_backend_impl().sample_step(
+            best = backend.sample_step(
                 dims,
                 below,
                 below_weights,
@@ -488,7 +511,7 @@ class TPESampler(BaseSampler):
 
     def _kernel_weights(self, n: int) -> np.ndarray:
         if self._weights is default_weights:
-            return default_weights(n).astype(float, copy=False)
+            return _default_weights_cached(n)
         return validate_weights(self._weights, n)
 
     def _merge_running(
@@ -511,57 +534,24 @@ class TPESampler(BaseSampler):
             [hist.number.data[above_rows], np.array([t.number for t in running], dtype=np.int64)]
         )
         order = np.argsort(numbers, kind="stable")
-        return np.concatenate([above, extra])[order]
-
-    def _split(
-        self,
-        study: Study,
-        hist: _history.StudyHistory,
-        finished_rows: np.ndarray,
-        n_below: int,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Below/above split of the finished trials, as Optuna ranks them: complete trials by
-        value, then pruned trials by (last step, last value), then infeasible ones by violation."""
-        rows = finished_rows
-        kind = hist.kind.data[rows]
-        complete = rows[kind == _history.COMPLETE]
-        pruned = rows[kind == _history.PRUNED]
-        infeasible = rows[kind == _history.INFEASIBLE]
-
-        nb = min(n_below, len(complete))
-        if hist.multi_objective:
-            below_c, above_c = self._split_multi_objective(study, hist, complete, nb)
-        else:
-            vals = hist.value.data[complete]
-            order = np.argsort(-vals if hist.maximize else vals, kind="stable")
-            below_c, above_c = complete[order[:nb]], complete[order[nb:]]
-        n_below = max(0, n_below - len(below_c))
-
-        nb = min(n_below, len(pruned))
-        order = np.lexsort((hist.prune1.data[pruned], hist.prune0.data[pruned]))
-        below_p, above_p = pruned[order[:nb]], pruned[order[nb:]]
-        n_below = max(0, n_below - len(below_p))
-
-        nb = min(n_below, len(infeasible))
-        order = np.argsort(hist.infeasible.data[infeasible], kind="stable")
-        below_i, above_i = infeasible[order[:nb]], infeasible[order[nb:]]
-
-        below = np.concatenate([below_c, below_p, below_i])
-        above = np.concatenate([above_c, above_p, above_i])
-        below = below[np.argsort(hist.number.data[below], kind="stable")]
-        above = above[np.argsort(hist.number.data[above], kind="stable")]
-        return below, above
+        return _complete_rows(np.concatenate([above, extra])[order])
 
     @staticmethod
     def _split_multi_objective(
-        study: Study, hist: _history.StudyHistory, complete: np.ndarray, n_below: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        # Non-domination ranks with hypervolume subset selection on the last rank, delegated to
-        # Optuna's implementation for now (the Rust port is tracked separately).
+        study: Study,
+    ) -> Callable[[_history.StudyHistory, np.ndarray, int], tuple[np.ndarray, np.ndarray]]:
+        """The complete-trial split of a multi-objective study: non-domination ranks with
+        hypervolume subset selection on the last rank, delegated to Optuna's implementation
+        for now (the Rust port is tracked separately)."""
         from optuna.samplers._tpe.sampler import _split_complete_trials_multi_objective
 
-        trials = [hist.trials[r] for r in complete]
-        below, _ = _split_complete_trials_multi_objective(trials, study, n_below)
-        below_ids = {t._trial_id for t in below}
-        mask = np.array([t._trial_id in below_ids for t in trials], dtype=bool).reshape(-1)
-        return complete[mask], complete[~mask]
+        def split(
+            hist: _history.StudyHistory, complete: np.ndarray, n_below: int
+        ) -> tuple[np.ndarray, np.ndarray]:
+            trials = [hist.trials[r] for r in complete]
+            below, _ = _split_complete_trials_multi_objective(trials, study, n_below)
+            below_ids = {t._trial_id for t in below}
+            mask = np.array([t._trial_id in below_ids for t in trials], dtype=bool).reshape(-1)
+            return complete[mask], complete[~mask]
+
+        return split

@@ -6,19 +6,23 @@
 //! - [`special`]: erf / erfc / Φ / log Φ as Optuna evaluates them.
 //! - [`truncnorm`]: truncated-normal mass, ppf, logpdf (Optuna's `_truncnorm`).
 //! - [`space`]: the encoding of search-space dimensions.
+//! - [`split`]: the below/above split of finished trials and the gathering of observations.
 //! - [`sort`]: argsort with a pluggable tie order.
 //! - [`parzen`]: Parzen estimators (bandwidths, prior, categorical kernels).
 //! - [`mixture`]: sampling from and scoring under a mixture of product kernels.
 //! - [`tpe`]: one TPE step (build below/above estimators, draw, score, pick).
 //! - [`error`]: the error type.
+//! - [`hyperband`]: Hyperband / successive-halving bracket arithmetic and rung bookkeeping.
 
 pub mod error;
+pub mod hyperband;
 pub mod mixture;
 pub mod numpy_ops;
 pub mod parzen;
 pub mod rng;
 pub mod sort;
 pub mod space;
+pub mod split;
 pub mod special;
 pub mod tpe;
 pub mod truncnorm;

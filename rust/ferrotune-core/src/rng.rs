@@ -3,9 +3,9 @@
 //! Everything here is bit-exact against `numpy.random.RandomState` (numpy 2.4): the integer
 //! seeding, the 624-word state and its position (the same numbers `get_state()` reports), the
 //! tempered 32-bit outputs, the 53-bit doubles of `random_sample`/`rand`, `uniform` with scalar
-//! bounds, and the legacy `choice(n, p=p, size=size)` algorithm. The Gaussian cache of
-//! `RandomState` (`has_gauss`/`cached_gaussian`) is not modelled because Optuna's TPE never draws
-//! normals from this stream.
+//! bounds (one value or a filled slice), and the legacy `choice(n, p=p, size=size)` algorithm.
+//! The Gaussian cache of `RandomState` (`has_gauss`/`cached_gaussian`) is not modelled because
+//! Optuna's TPE never draws normals from this stream.
 
 use crate::numpy_ops::cumsum;
 use crate::CoreError;

@@ -14,7 +14,9 @@ pub enum Dim {
         step: Option<f64>,
         log: bool,
     },
-    Categorical { n_choices: usize },
+    Categorical {
+        n_choices: usize,
+    },
 }
 
 impl Dim {
@@ -51,7 +53,11 @@ impl Dim {
     /// positive step, positive (step-widened) bounds on a log scale, at least one choice.
     /// `index` only appears in the error message.
     pub fn validate(&self, index: usize) -> Result<(), CoreError> {
-        let bad = |m: String| Err(CoreError::InvalidSearchSpace(format!("dimension {index}: {m}")));
+        let bad = |m: String| {
+            Err(CoreError::InvalidSearchSpace(format!(
+                "dimension {index}: {m}"
+            )))
+        };
         match *self {
             Dim::Categorical { n_choices } => {
                 if n_choices == 0 {
@@ -68,7 +74,9 @@ impl Dim {
                     return bad(format!("bounds must be finite, got low={low}, high={high}"));
                 }
                 if low > high {
-                    return bad(format!("low must not exceed high, got low={low}, high={high}"));
+                    return bad(format!(
+                        "low must not exceed high, got low={low}, high={high}"
+                    ));
                 }
                 if let Some(s) = step {
                     if !(s.is_finite() && s > 0.0) {
@@ -127,6 +135,33 @@ impl Dim {
     }
 }
 
+impl Dim {
+    /// Checks a whole column of values of this dimension (see [`Dim::validate_value`]); `what`
+    /// names value `j` in the error message.
+    pub fn validate_column(
+        &self,
+        values: &[f64],
+        what: &dyn Fn(usize) -> String,
+    ) -> Result<(), CoreError> {
+        let bad = match *self {
+            Dim::Categorical { n_choices } => {
+                let k = n_choices as f64;
+                values
+                    .iter()
+                    .position(|&v| !(v >= 0.0 && v < k && v.fract() == 0.0))
+            }
+            Dim::Numerical { log: true, .. } => {
+                values.iter().position(|&v| !(v.is_finite() && v > 0.0))
+            }
+            Dim::Numerical { log: false, .. } => values.iter().position(|v| !v.is_finite()),
+        };
+        match bad {
+            Some(j) => self.validate_value(values[j], &|| what(j)),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Validates every dimension of a search space (which must not be empty).
 pub fn validate_dims(dims: &[Dim]) -> Result<(), CoreError> {
     if dims.is_empty() {
@@ -174,5 +209,15 @@ mod tests {
         assert!(l.validate_value(0.0, &w).is_err());
         assert!(l.validate_value(f64::NAN, &w).is_err());
         assert!(Dim::float(0.0, 1.0, false).validate_value(-5.0, &w).is_ok());
+        let name = |j: usize| format!("v[{j}]");
+        assert!(c.validate_column(&[0.0, 1.0, 2.0], &name).is_ok());
+        let e = c.validate_column(&[0.0, 1.0, 2.5], &name);
+        assert!(matches!(e, Err(CoreError::InvalidArgument(m)) if m.contains("v[2]")));
+        assert!(c.validate_column(&[f64::NAN], &name).is_err());
+        assert!(l.validate_column(&[1.0, -1.0], &name).is_err());
+        assert!(l.validate_column(&[1.0, f64::INFINITY], &name).is_err());
+        let f = Dim::float(0.0, 1.0, false);
+        assert!(f.validate_column(&[1.0, -7.0], &name).is_ok());
+        assert!(f.validate_column(&[1.0, f64::NEG_INFINITY], &name).is_err());
     }
 }

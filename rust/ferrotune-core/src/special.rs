@@ -27,10 +27,10 @@ pub const ERF_POLY_MIN_BATCH: usize = 2000;
 
 /// Python's `2 ** 0.5` (the correctly rounded √2).
 const SQRT_2: f64 = std::f64::consts::SQRT_2;
-/// Python's `1 / 2 ** 0.5`: one ulp below the correctly rounded 1/√2, so spelled out in bits.
-const INV_SQRT_2: f64 = f64::from_bits(0x3fe6_a09e_667f_3bcc);
+/// Python's `1 / 2 ** 0.5`: one ulp below the correctly rounded 1/√2 (hence not `FRAC_1_SQRT_2`).
+const INV_SQRT_2: f64 = 0.707_106_781_186_547_5;
 /// Python's `0.5 * math.log(2 * math.pi)`.
-const HALF_LN_2PI: f64 = f64::from_bits(0x3fed_67f1_c864_beb4);
+const HALF_LN_2PI: f64 = 0.918_938_533_204_672_7;
 
 /// The C library's `erf` (what Python's `math.erf` calls).
 #[inline]
@@ -59,96 +59,101 @@ fn c_pow(x: f64, y: f64) -> f64 {
     unsafe { libm::pow(x, y) }
 }
 
-// Coefficients of FreeBSD's `s_erf.c` (Sun Microsystems, 1993; freely redistributable).
-// Each polynomial is listed from the constant term up; a leading 1.0 is the denominator's
-// implicit constant term, kept explicit because numpy's Polynomial adds it like any other term.
+/// Coefficients of FreeBSD's `s_erf.c` (Sun Microsystems, 1993; freely redistributable),
+/// written with the digits published there (more than an f64 holds, hence the lint allowance;
+/// they parse to the same doubles as in Optuna's `_erf.py`). Each polynomial is listed from the
+/// constant term up; a denominator's leading 1.0 is kept explicit because numpy's `Polynomial`
+/// adds it like any other term.
+#[allow(clippy::excessive_precision)]
+mod coef {
+    /// erx = (float)0.84506291151.
+    pub(super) const ERX: f64 = 8.45062911510467529297e-01;
+    /// 2/√π - 1, the slope used for tiny arguments.
+    pub(super) const EFX: f64 = 1.28379167095512586316e-01;
 
-/// erx = (float)0.84506291151.
-const ERX: f64 = 8.45062911510467529297e-01;
-/// 2/√π - 1, the slope used for tiny arguments.
-const EFX: f64 = 1.28379167095512586316e-01;
-
-/// Numerator on [2**-28, 0.84375), in z = x².
-const PP: [f64; 5] = [
-    1.28379167095512558561e-01,
-    -3.25042107247001499370e-01,
-    -2.84817495755985104766e-02,
-    -5.77027029648944159157e-03,
-    -2.37630166566501626084e-05,
-];
-/// Denominator on [2**-28, 0.84375), in z = x².
-const QQ: [f64; 6] = [
-    1.0,
-    3.97917223959155352819e-01,
-    6.50222499887672944485e-02,
-    5.08130628187576562776e-03,
-    1.32494738004321644526e-04,
-    -3.96022827877536812320e-06,
-];
-/// Numerator on [0.84375, 1.25), in s = x - 1.
-const PA: [f64; 7] = [
-    -2.36211856075265944077e-03,
-    4.14856118683748331666e-01,
-    -3.72207876035701323847e-01,
-    3.18346619901161753674e-01,
-    -1.10894694282396677476e-01,
-    3.54783043256182359371e-02,
-    -2.16637559486879084300e-03,
-];
-/// Denominator on [0.84375, 1.25), in s = x - 1.
-const QA: [f64; 7] = [
-    1.0,
-    1.06420880400844228286e-01,
-    5.40397917702171048937e-01,
-    7.18286544141962662868e-02,
-    1.26171219808761642112e-01,
-    1.36370839120290507362e-02,
-    1.19844998467991074170e-02,
-];
-/// Numerator of the erfc correction on [1.25, 1/0.35), in s = 1/x².
-const RA: [f64; 8] = [
-    -9.86494403484714822705e-03,
-    -6.93858572707181764372e-01,
-    -1.05586262253232909814e01,
-    -6.23753324503260060396e01,
-    -1.62396669462573470355e02,
-    -1.84605092906711035994e02,
-    -8.12874355063065934246e01,
-    -9.81432934416914548592e00,
-];
-/// Denominator of the erfc correction on [1.25, 1/0.35), in s = 1/x².
-const SA: [f64; 9] = [
-    1.0,
-    1.96512716674392571292e01,
-    1.37657754143519042600e02,
-    4.34565877475229228821e02,
-    6.45387271733267880336e02,
-    4.29008140027567833386e02,
-    1.08635005541779435134e02,
-    6.57024977031928170135e00,
-    -6.04244152148580987438e-02,
-];
-/// Numerator of the erfc correction on [1/0.35, 6), in s = 1/x².
-const RB: [f64; 7] = [
-    -9.86494292470009928597e-03,
-    -7.99283237680523006574e-01,
-    -1.77579549177547519889e01,
-    -1.60636384855821916062e02,
-    -6.37566443368389627722e02,
-    -1.02509513161107724954e03,
-    -4.83519191608651397019e02,
-];
-/// Denominator of the erfc correction on [1/0.35, 6), in s = 1/x².
-const SB: [f64; 8] = [
-    1.0,
-    3.03380607434824582924e01,
-    3.25792512996573918826e02,
-    1.53672958608443695994e03,
-    3.19985821950859553908e03,
-    2.55305040643316442583e03,
-    4.74528541206955367215e02,
-    -2.24409524465858183362e01,
-];
+    /// Numerator on [2**-28, 0.84375), in z = x².
+    pub(super) const PP: [f64; 5] = [
+        1.28379167095512558561e-01,
+        -3.25042107247001499370e-01,
+        -2.84817495755985104766e-02,
+        -5.77027029648944159157e-03,
+        -2.37630166566501626084e-05,
+    ];
+    /// Denominator on [2**-28, 0.84375), in z = x².
+    pub(super) const QQ: [f64; 6] = [
+        1.0,
+        3.97917223959155352819e-01,
+        6.50222499887672944485e-02,
+        5.08130628187576562776e-03,
+        1.32494738004321644526e-04,
+        -3.96022827877536812320e-06,
+    ];
+    /// Numerator on [0.84375, 1.25), in s = x - 1.
+    pub(super) const PA: [f64; 7] = [
+        -2.36211856075265944077e-03,
+        4.14856118683748331666e-01,
+        -3.72207876035701323847e-01,
+        3.18346619901161753674e-01,
+        -1.10894694282396677476e-01,
+        3.54783043256182359371e-02,
+        -2.16637559486879084300e-03,
+    ];
+    /// Denominator on [0.84375, 1.25), in s = x - 1.
+    pub(super) const QA: [f64; 7] = [
+        1.0,
+        1.06420880400844228286e-01,
+        5.40397917702171048937e-01,
+        7.18286544141962662868e-02,
+        1.26171219808761642112e-01,
+        1.36370839120290507362e-02,
+        1.19844998467991074170e-02,
+    ];
+    /// Numerator of the erfc correction on [1.25, 1/0.35), in s = 1/x².
+    pub(super) const RA: [f64; 8] = [
+        -9.86494403484714822705e-03,
+        -6.93858572707181764372e-01,
+        -1.05586262253232909814e01,
+        -6.23753324503260060396e01,
+        -1.62396669462573470355e02,
+        -1.84605092906711035994e02,
+        -8.12874355063065934246e01,
+        -9.81432934416914548592e00,
+    ];
+    /// Denominator of the erfc correction on [1.25, 1/0.35), in s = 1/x².
+    pub(super) const SA: [f64; 9] = [
+        1.0,
+        1.96512716674392571292e01,
+        1.37657754143519042600e02,
+        4.34565877475229228821e02,
+        6.45387271733267880336e02,
+        4.29008140027567833386e02,
+        1.08635005541779435134e02,
+        6.57024977031928170135e00,
+        -6.04244152148580987438e-02,
+    ];
+    /// Numerator of the erfc correction on [1/0.35, 6), in s = 1/x².
+    pub(super) const RB: [f64; 7] = [
+        -9.86494292470009928597e-03,
+        -7.99283237680523006574e-01,
+        -1.77579549177547519889e01,
+        -1.60636384855821916062e02,
+        -6.37566443368389627722e02,
+        -1.02509513161107724954e03,
+        -4.83519191608651397019e02,
+    ];
+    /// Denominator of the erfc correction on [1/0.35, 6), in s = 1/x².
+    pub(super) const SB: [f64; 8] = [
+        1.0,
+        3.03380607434824582924e01,
+        3.25792512996573918826e02,
+        1.53672958608443695994e03,
+        3.19985821950859553908e03,
+        2.55305040643316442583e03,
+        4.74528541206955367215e02,
+        -2.24409524465858183362e01,
+    ];
+}
+use coef::{EFX, ERX, PA, PP, QA, QQ, RA, RB, SA, SB};
 
 /// Lower edges of the polynomial erf's ranges (of |x|).
 const TINY_EDGE: f64 = 3.725_290_298_461_914e-9; // 2**-28
@@ -191,26 +196,61 @@ fn np_sign(x: f64) -> f64 {
     }
 }
 
+/// FreeBSD's approximation on [0, 2**-28): `(1 + efx) * x`.
+#[inline(always)]
+fn erf_tiny(a: f64) -> f64 {
+    (1.0 + EFX) * a
+}
+
+/// FreeBSD's approximation on [2**-28, 0.84375): `x * (1 + pp(x²) / qq(x²))`.
+#[inline(always)]
+fn erf_small1(a: f64) -> f64 {
+    let z = a * a;
+    a * (1.0 + horner(&PP, z) / horner(&QQ, z))
+}
+
+/// FreeBSD's approximation on [0.84375, 1.25): `erx + pa(x - 1) / qa(x - 1)`.
+#[inline(always)]
+fn erf_small2(a: f64) -> f64 {
+    let s = a - 1.0;
+    ERX + horner(&PA, s) / horner(&QA, s)
+}
+
+/// The exponent of the erfc form on [1.25, 1/0.35): `-x² - 0.5625 + ra(1/x²) / sa(1/x²)`.
+#[inline(always)]
+fn erf_med1_exponent(a: f64) -> f64 {
+    let z = a * a;
+    let s = 1.0 / z;
+    -z - 0.5625 + horner(&RA, s) / horner(&SA, s)
+}
+
+/// The exponent of the erfc form on [1/0.35, 6): `-x² - 0.5625 + rb(1/x²) / sb(1/x²)`.
+#[inline(always)]
+fn erf_med2_exponent(a: f64) -> f64 {
+    let z = a * a;
+    let s = 1.0 / z;
+    -z - 0.5625 + horner(&RB, s) / horner(&SB, s)
+}
+
+/// The erfc form on [1.25, 6) from its exponent: `1 - exp(e) / x`.
+#[inline(always)]
+fn erf_med_finish(a: f64, exponent: f64) -> f64 {
+    1.0 - exponent.exp() / a
+}
+
 /// erf of a non-negative, non-NaN argument below 6 by FreeBSD's rational approximations.
 #[inline(always)]
 fn erf_poly_abs(a: f64) -> f64 {
     if a < TINY_EDGE {
-        (1.0 + EFX) * a
+        erf_tiny(a)
     } else if a < SMALL2_EDGE {
-        let z = a * a;
-        a * (1.0 + horner(&PP, z) / horner(&QQ, z))
+        erf_small1(a)
     } else if a < MED1_EDGE {
-        let s = a - 1.0;
-        ERX + horner(&PA, s) / horner(&QA, s)
+        erf_small2(a)
+    } else if a < MED2_EDGE {
+        erf_med_finish(a, erf_med1_exponent(a))
     } else {
-        let z = a * a;
-        let s = 1.0 / z;
-        let ratio = if a < MED2_EDGE {
-            horner(&RA, s) / horner(&SA, s)
-        } else {
-            horner(&RB, s) / horner(&SB, s)
-        };
-        1.0 - (-z - 0.5625 + ratio).exp() / a
+        erf_med_finish(a, erf_med2_exponent(a))
     }
 }
 
@@ -225,6 +265,17 @@ pub fn erf_polynomial(x: f64) -> f64 {
     }
     let mag = if a < BIG_EDGE { erf_poly_abs(a) } else { 1.0 };
     np_sign(x) * mag
+}
+
+/// [`erf_polynomial`] over a slice into `out` (only `min(x.len(), out.len())` elements).
+///
+/// numpy evaluates each approximation range as a separate vectorised pass; since every element
+/// goes through the same operations either way, a plain element-wise loop gives the same bits.
+/// (Grouping by range here measured no faster.)
+pub fn erf_polynomial_into(x: &[f64], out: &mut [f64]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = erf_polynomial(v);
+    }
 }
 
 /// Which erf Optuna's `_erf.erf` uses for a batch.
@@ -280,11 +331,7 @@ pub fn erf_batch_into(x: &[f64], out: &mut [f64]) {
                 *o = erf(v);
             }
         }
-        ErfKernel::Polynomial => {
-            for (o, &v) in out.iter_mut().zip(x) {
-                *o = erf_polynomial(v);
-            }
-        }
+        ErfKernel::Polynomial => erf_polynomial_into(x, out),
     }
 }
 
@@ -298,9 +345,17 @@ pub fn ndtr_batch(a: &[f64]) -> Vec<f64> {
 /// [`ndtr_batch`] into a caller-provided buffer (kernel chosen by `a.len()`; only
 /// `min(a.len(), out.len())` elements are written).
 pub fn ndtr_batch_into(a: &[f64], out: &mut [f64]) {
-    let kernel = ErfKernel::for_batch_len(a.len());
-    for (o, &v) in out.iter_mut().zip(a) {
-        *o = kernel.ndtr(v);
+    match ErfKernel::for_batch_len(a.len()) {
+        ErfKernel::Libm => {
+            for (o, &v) in out.iter_mut().zip(a) {
+                *o = ErfKernel::Libm.ndtr(v);
+            }
+        }
+        ErfKernel::Polynomial => {
+            for (o, &v) in out.iter_mut().zip(a) {
+                *o = ErfKernel::Polynomial.ndtr(v);
+            }
+        }
     }
 }
 
@@ -379,6 +434,8 @@ mod tests {
         assert_eq!(TINY_EDGE, 2f64.powi(-28));
         assert_eq!(SQRT_2.to_bits(), 0x3ff6_a09e_667f_3bcd);
         assert_eq!(INV_SQRT_2, 1.0 / SQRT_2);
+        assert_eq!(INV_SQRT_2.to_bits(), 0x3fe6_a09e_667f_3bcc);
+        assert_eq!(HALF_LN_2PI.to_bits(), 0x3fed_67f1_c864_beb4);
     }
 
     #[test]

@@ -19,14 +19,14 @@
 //! return an error; on a mismatch they return a NaN-filled vector of the expected output length
 //! instead of panicking.
 
-use crate::numpy_ops::logaddexp;
+use crate::numpy_ops::{log1p, logaddexp, pairwise_sum_lanes};
 use crate::special::{log_ndtr, ErfKernel};
 use crate::CoreError;
 
 /// Python's `math.log(math.sqrt(2 * math.pi))` (log of the normal density's normaliser).
-const NORM_PDF_LOG_C: f64 = f64::from_bits(0x3fed_67f1_c864_beb4);
+const NORM_PDF_LOG_C: f64 = 0.918_938_533_204_672_7;
 /// Python's `math.sqrt(3) / math.pi` (scale of the logistic approximation to Φ).
-const NDTRI_EXP_APPROX_C: f64 = f64::from_bits(0x3fe1_a47c_7ee5_a514);
+const NDTRI_EXP_APPROX_C: f64 = 0.551_328_895_421_792_1;
 /// Maximum number of Newton steps in `_ndtri_exp`.
 const NDTRI_EXP_MAX_ITER: usize = 100;
 /// Relative tolerance of `_ndtri_exp`'s stopping rule.
@@ -39,7 +39,7 @@ fn mismatch(what: &str) -> CoreError {
 /// `log(exp(lp) - exp(lq))` as Optuna writes it: `lp + log1p(-exp(lq - lp))`.
 #[inline(always)]
 fn log_diff(lp: f64, lq: f64) -> f64 {
-    lp + (-(lq - lp).exp()).ln_1p()
+    lp + log1p(-(lq - lp).exp())
 }
 
 /// Optuna's classification of one `(a, b)` pair in `_log_gauss_mass`: `Some(false)` for the
@@ -83,16 +83,43 @@ pub fn log_gauss_mass_into(a: &[f64], b: &[f64], out: &mut [f64]) -> Result<(), 
         return Err(mismatch("log_gauss_mass"));
     }
     let kernel = ErfKernel::for_batch_len(central_count(a, b));
-    for ((o, &lo), &hi) in out.iter_mut().zip(a).zip(b) {
-        *o = match tail_side(lo, hi) {
-            // Mirror the right tail into the left one, where log Φ is accurate.
-            Some(true) => log_diff(log_ndtr(-lo), log_ndtr(-hi)),
-            Some(false) => log_diff(log_ndtr(hi), log_ndtr(lo)),
-            // Central: log(1 - Φ(a) - Φ(-b)), avoiding cancellation near a total mass of 1.
-            None => (-kernel.ndtr(lo) - kernel.ndtr(-hi)).ln_1p(),
-        };
+    match kernel {
+        ErfKernel::Polynomial => {
+            for ((o, &lo), &hi) in out.iter_mut().zip(a).zip(b) {
+                *o = if lo <= -POLY_SATURATED && hi >= POLY_SATURATED {
+                    // Both bounds beyond 6√2 standard deviations: the polynomial erf returns
+                    // exactly -1 for both arguments, so the central formula evaluates to
+                    // log1p(-0.0 - 0.0) = -0.0 without any transcendental call.
+                    -0.0
+                } else {
+                    log_gauss_mass_one(kernel, lo, hi)
+                };
+            }
+        }
+        ErfKernel::Libm => {
+            for ((o, &lo), &hi) in out.iter_mut().zip(a).zip(b) {
+                *o = log_gauss_mass_one(kernel, lo, hi);
+            }
+        }
     }
     Ok(())
+}
+
+/// A bound a little beyond 6√2 ≈ 8.4852814: for `|t| >= POLY_SATURATED`, `|t| / √2` (rounded)
+/// is at least 6, where the polynomial erf saturates to ±1. Bounds just inside it simply take
+/// the general path, so the exact threshold does not matter for the results.
+const POLY_SATURATED: f64 = 8.4853;
+
+/// One element of `_log_gauss_mass` with the central subset's erf kernel.
+#[inline(always)]
+fn log_gauss_mass_one(kernel: ErfKernel, lo: f64, hi: f64) -> f64 {
+    match tail_side(lo, hi) {
+        // Mirror the right tail into the left one, where log Φ is accurate.
+        Some(true) => log_diff(log_ndtr(-lo), log_ndtr(-hi)),
+        Some(false) => log_diff(log_ndtr(hi), log_ndtr(lo)),
+        // Central: log(1 - Φ(a) - Φ(-b)), avoiding cancellation near a total mass of 1.
+        None => log1p(-kernel.ndtr(lo) - kernel.ndtr(-hi)),
+    }
 }
 
 /// `_ndtri_exp(y)` with Optuna's shared Newton stopping rule over the whole batch.
@@ -190,7 +217,7 @@ pub fn ppf_into(q: &[f64], a: &[f64], b: &[f64], out: &mut [f64]) -> Result<(), 
                     *slot = logaddexp(log_ndtr(ai), qi.ln() + mi);
                 }
             } else if let Some(slot) = right_iter.next() {
-                *slot = logaddexp(log_ndtr(-bi), (-qi).ln_1p() + mi);
+                *slot = logaddexp(log_ndtr(-bi), log1p(-qi) + mi);
             }
         }
     }
@@ -274,20 +301,30 @@ pub fn try_logpdf_grid(
     d: usize,
 ) -> Result<Vec<f64>, CoreError> {
     let grid = GridTerms::new(x, a, b, loc, scale, n_x, k, d)?;
-    let kd = grid.log_mass.len();
+    let kd = k * d;
     let mut out = vec![0.0; n_x * kd];
-    if kd == 0 || d == 0 {
+    if n_x == 0 || kd == 0 {
         return Ok(out);
     }
-    for (x_row, out_block) in x.chunks_exact(d).zip(out.chunks_exact_mut(kd)) {
-        grid.fill_block(x_row, out_block);
+    let xt = transpose(x, n_x, d);
+    let mut block = vec![0.0; d * n_x];
+    for j in 0..k {
+        grid.fill_kernel(j, &xt, n_x, &mut block);
+        // block is (l, i); the output wants (i, j, l).
+        for (l, col) in block.chunks_exact(n_x).enumerate() {
+            for (i, &v) in col.iter().enumerate() {
+                if let Some(o) = out.get_mut(i * kd + j * d + l) {
+                    *o = v;
+                }
+            }
+        }
     }
     Ok(out)
 }
 
 /// [`logpdf_grid`] summed over `d` the way numpy's `.sum(axis=-1)` sums each contiguous row
 /// (pairwise, see [`crate::numpy_ops::pairwise_sum`]), written to `out` (`n_x * k`, row-major).
-/// Equivalent to summing the rows of [`logpdf_grid`]'s output, without materialising it.
+/// Bit-for-bit the row sums of [`logpdf_grid`]'s output, without materialising it.
 #[allow(clippy::too_many_arguments)]
 pub fn logpdf_grid_sum_d_into(
     x: &[f64],
@@ -304,20 +341,36 @@ pub fn logpdf_grid_sum_d_into(
     if out.len() != n_x * k {
         return Err(mismatch("logpdf_grid_sum_d"));
     }
-    if d == 0 {
-        // numpy's sum over an empty axis is the identity.
-        out.iter_mut().for_each(|v| *v = 0.0);
+    if n_x == 0 || k == 0 {
         return Ok(());
     }
-    let kd = grid.log_mass.len();
-    let mut block = vec![0.0; kd];
-    for (x_row, out_row) in x.chunks_exact(d).zip(out.chunks_exact_mut(k.max(1))) {
-        grid.fill_block(x_row, &mut block);
-        for (o, terms) in out_row.iter_mut().zip(block.chunks_exact(d)) {
-            *o = crate::numpy_ops::pairwise_sum(terms);
+    let xt = transpose(x, n_x, d);
+    let mut block = vec![0.0; d * n_x];
+    let mut sums = vec![0.0; n_x];
+    let mut scratch = Vec::new();
+    for j in 0..k {
+        grid.fill_kernel(j, &xt, n_x, &mut block);
+        pairwise_sum_lanes(&block, d, n_x, &mut sums, &mut scratch);
+        for (i, &v) in sums.iter().enumerate() {
+            if let Some(o) = out.get_mut(i * k + j) {
+                *o = v;
+            }
         }
     }
     Ok(())
+}
+
+/// `x` (`rows × cols`, row-major) transposed to `cols × rows`.
+fn transpose(x: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    let mut t = vec![0.0; rows * cols];
+    for (r, row) in x.chunks_exact(cols.max(1)).take(rows).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            if let Some(slot) = t.get_mut(c * rows + r) {
+                *slot = v;
+            }
+        }
+    }
+    t
 }
 
 /// The per-kernel terms of `logpdf` that do not depend on `x`.
@@ -351,13 +404,30 @@ impl<'a> GridTerms<'a> {
             .ok_or_else(|| mismatch("logpdf_grid (n_x * d overflows)"))?;
         n_x.checked_mul(kd)
             .ok_or_else(|| mismatch("logpdf_grid (n_x * k * d overflows)"))?;
-        if x.len() != xd || a.len() != kd || b.len() != kd || loc.len() != kd || scale.len() != kd
-        {
+        if x.len() != xd || a.len() != kd || b.len() != kd || loc.len() != kd || scale.len() != kd {
             return Err(mismatch("logpdf_grid"));
         }
         let mut log_mass = vec![0.0; kd];
         log_gauss_mass_into(a, b, &mut log_mass)?;
-        let log_scale = scale.iter().map(|s| s.ln()).collect();
+        // Bandwidths repeat a lot (most sit at the magic-clip floor), so reuse the logarithm of
+        // the previous kernel's bandwidth in the same dimension when the bits are equal.
+        let mut log_scale = vec![0.0; kd];
+        let mut last: Vec<Option<(u64, f64)>> = vec![None; d];
+        for (row_s, row_ls) in scale
+            .chunks_exact(d.max(1))
+            .zip(log_scale.chunks_exact_mut(d.max(1)))
+        {
+            for ((&sv, ls), memo) in row_s.iter().zip(row_ls.iter_mut()).zip(last.iter_mut()) {
+                *ls = match *memo {
+                    Some((bits, v)) if bits == sv.to_bits() => v,
+                    _ => {
+                        let v = sv.ln();
+                        *memo = Some((sv.to_bits(), v));
+                        v
+                    }
+                };
+            }
+        }
         Ok(GridTerms {
             a,
             b,
@@ -369,30 +439,119 @@ impl<'a> GridTerms<'a> {
         })
     }
 
-    /// The `k * d` values of one candidate row `x_row` (length `d`) into `out` (length `k * d`).
+    /// The values of kernel `j` for all candidates, laid out `(l, i)` in `block` (`d * n_x`),
+    /// from the transposed candidates `xt` (`d * n_x`).
     #[inline]
-    fn fill_block(&self, x_row: &[f64], out: &mut [f64]) {
+    fn fill_kernel(&self, j: usize, xt: &[f64], n_x: usize, block: &mut [f64]) {
         let d = self.d;
-        let rows = out
-            .chunks_exact_mut(d)
-            .zip(self.loc.chunks_exact(d))
-            .zip(self.scale.chunks_exact(d))
-            .zip(self.log_mass.chunks_exact(d))
-            .zip(self.log_scale.chunks_exact(d))
-            .zip(self.a.chunks_exact(d).zip(self.b.chunks_exact(d)));
-        for (((((o_row, loc), scale), lm), ls), (a, b)) in rows {
-            for l in 0..d.min(o_row.len()) {
-                let z = (x_row[l] - loc[l]) / scale[l];
-                let val = ((-(z * z) / 2.0 - NORM_PDF_LOG_C) - lm[l]) - ls[l];
-                let (al, bl) = (a[l], b[l]);
-                o_row[l] = if al == bl {
-                    f64::NAN
-                } else if z < al || z > bl {
+        let g0 = j * d;
+        let terms = self.a[g0..g0 + d]
+            .iter()
+            .zip(&self.b[g0..g0 + d])
+            .zip(&self.loc[g0..g0 + d])
+            .zip(&self.scale[g0..g0 + d])
+            .zip(&self.log_mass[g0..g0 + d])
+            .zip(&self.log_scale[g0..g0 + d]);
+        let lanes = xt.chunks_exact(n_x).zip(block.chunks_exact_mut(n_x));
+        for ((((((&al, &bl), &lc), &sc), &lm), &ls), (xs, os)) in terms.zip(lanes) {
+            if al == bl {
+                os.fill(f64::NAN);
+                continue;
+            }
+            for (o, &xv) in os.iter_mut().zip(xs) {
+                let z = (xv - lc) / sc;
+                let val = ((-(z * z) / 2.0 - NORM_PDF_LOG_C) - lm) - ls;
+                *o = if z < al || z > bl {
                     f64::NEG_INFINITY
                 } else {
                     val
                 };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_match_python() {
+        // math.log(math.sqrt(2 * math.pi)) and math.sqrt(3) / math.pi.
+        assert_eq!(NORM_PDF_LOG_C.to_bits(), 0x3fed_67f1_c864_beb4);
+        assert_eq!(NDTRI_EXP_APPROX_C.to_bits(), 0x3fe1_a47c_7ee5_a514);
+    }
+
+    #[test]
+    fn saturation_shortcut_is_exact() {
+        // Sweep the neighbourhood of the threshold and far beyond it: the general central
+        // formula must give exactly -0.0 wherever the shortcut applies.
+        let mut lo = -POLY_SATURATED;
+        while lo > -60.0 {
+            for hi in [POLY_SATURATED, 8.5, 9.0, 20.0, 1e3, f64::INFINITY] {
+                let general = log_gauss_mass_one(ErfKernel::Polynomial, lo, hi);
+                assert_eq!(general.to_bits(), (-0.0f64).to_bits(), "lo={lo} hi={hi}");
+                let general = log_gauss_mass_one(ErfKernel::Polynomial, -hi, -lo);
+                assert_eq!(
+                    general.to_bits(),
+                    (-0.0f64).to_bits(),
+                    "lo={} hi={}",
+                    -hi,
+                    -lo
+                );
+            }
+            lo = if lo > -8.6 { lo - 1e-6 } else { lo * 1.01 };
+        }
+    }
+
+    #[test]
+    fn length_mismatches_are_errors_not_panics() {
+        assert!(try_log_gauss_mass(&[0.0], &[]).is_err());
+        let v = log_gauss_mass(&[0.0, 1.0], &[1.0]);
+        assert_eq!(v.len(), 2);
+        assert!(v.iter().all(|x| x.is_nan()));
+        assert!(try_ppf(&[0.5], &[0.0, 1.0], &[1.0]).is_err());
+        assert_eq!(ppf(&[0.5, 0.5], &[0.0], &[1.0]).len(), 2);
+        assert!(try_logpdf_grid(&[0.0], &[0.0], &[1.0], &[0.0], &[1.0], 1, 1, 2).is_err());
+        assert_eq!(
+            logpdf_grid(&[0.0], &[0.0], &[1.0], &[0.0], &[1.0], 2, 3, 1).len(),
+            6
+        );
+        assert!(logpdf_grid(&[], &[], &[], &[], &[], usize::MAX, 2, 2).is_empty());
+        let mut out = vec![0.0; 3];
+        assert!(
+            logpdf_grid_sum_d_into(&[0.0], &[0.0], &[1.0], &[0.0], &[1.0], 1, 1, 1, &mut out)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn empty_and_degenerate_inputs() {
+        assert!(log_gauss_mass(&[], &[]).is_empty());
+        assert!(ndtri_exp(&[]).is_empty());
+        assert!(ppf(&[], &[], &[]).is_empty());
+        assert!(logpdf_grid(&[], &[], &[], &[], &[], 0, 0, 0).is_empty());
+        // q == 0 -> a, q == 1 -> b, a == b -> NaN (last wins).
+        let out = ppf(&[0.0, 1.0, 0.5], &[-1.0, -1.0, 0.3], &[2.0, 2.0, 0.3]);
+        assert_eq!(out[0], -1.0);
+        assert_eq!(out[1], 2.0);
+        assert!(out[2].is_nan());
+        // NaN inputs propagate without panicking.
+        assert!(ppf(&[f64::NAN], &[-1.0], &[1.0])[0].is_nan());
+        assert!(log_gauss_mass(&[f64::NAN], &[1.0])[0].is_nan());
+        assert!(ndtri_exp(&[f64::NAN])[0].is_nan());
+    }
+
+    #[test]
+    fn logpdf_outside_bounds_and_zero_width() {
+        // One kernel N(0.5, 0.1) truncated to [0, 1]; one with a == b.
+        let (loc, scale) = ([0.5, 0.5], [0.1, 0.1]);
+        let a = [(0.0 - 0.5) / 0.1, 0.2];
+        let b = [(1.0 - 0.5) / 0.1, 0.2];
+        let out = logpdf_grid(&[-0.1, 0.5, 1.1], &a, &b, &loc, &scale, 3, 2, 1);
+        assert_eq!(out[0], f64::NEG_INFINITY);
+        assert!(out[2].is_finite());
+        assert_eq!(out[4], f64::NEG_INFINITY);
+        assert!(out[1].is_nan() && out[3].is_nan() && out[5].is_nan());
     }
 }

@@ -14,6 +14,7 @@ bandwidths of tied centres depend on numpy's unstable argsort.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pathlib
 import re
@@ -102,6 +103,21 @@ def make_obs(space, n: int, seed: int) -> dict:
 
 
 # --------------------------------------------------------------------------- parzen cases
+
+
+@contextlib.contextmanager
+def stable_argsort():
+    """Make numpy's default argsort stable while Optuna builds an estimator."""
+    original = np.argsort
+
+    def stable(a, axis=-1, kind=None, order=None, **kwargs):
+        return original(a, axis=axis, kind="stable", order=order, **kwargs)
+
+    np.argsort = stable
+    try:
+        yield
+    finally:
+        np.argsort = original
 
 
 def parzen_case(name, space, obs, *, weights=None, prior_weight=1.0, magic=True,
@@ -240,6 +256,27 @@ def parzen_cases() -> str:
     cont = {f"x{i}": F(-5.0, 10.0) if i % 3 else F(1e-2, 1e2, log=True) for i in range(10)}
     add("cont10_40obs", cont, 40, 37)
     add("cont10_300obs", cont, 300, 38)
+    # Tied centres (repeated int values). The bandwidths of tied centres depend on the order
+    # numpy's argsort gives them; here Optuna runs with a *stable* argsort patched in, which is
+    # what ferrotune's StableArgSort reproduces (the bindings inject numpy's own argsort).
+    with stable_argsort():
+        tie_space = {"i": I(0, 10), "s": I(0, 40, step=4), "l": I(1, 64, log=True)}
+        rng = np.random.RandomState(60)
+        tie_obs = {
+            "i": rng.randint(0, 11, size=25).astype(float),
+            "s": (4 * rng.randint(0, 11, size=25)).astype(float),
+            "l": rng.choice([1.0, 2.0, 8.0, 9.0, 64.0], size=25),
+        }
+        out.append(parzen_case("ties_stable_argsort", tie_space, tie_obs, seed=60,
+                               extra=extra_points(tie_space, 60)))
+        out.append(parzen_case("ties_stable_argsort_endpoints_noclip", tie_space, tie_obs,
+                               seed=61, endpoints=True, magic=False,
+                               extra=extra_points(tie_space, 61)))
+        ftie = {"x": F(0.0, 1.0)}
+        out.append(parzen_case("float_ties_stable_argsort", ftie,
+                               {"x": np.array([0.5, 0.25, 0.5, 0.75, 0.25, 0.5, 1.0, 0.0])},
+                               seed=62, extra=extra_points(ftie, 62)))
+
     # Observations outside the bounds (possible when a parameter's range changed).
     obs = make_obs(fl, 5, 39)
     obs["x"][0] = 7.5
@@ -303,7 +340,7 @@ class _Recorder(_ParzenEstimator):
         super().__init__(observations, search_space, parameters, predetermined_weights)
 
 
-def study_steps(objective, n_trials, capture, seed):
+def study_steps(objective, n_trials, capture, seed, min_dims=2):
     """Runs a real multivariate TPE study and captures (below, above, rng state, result) at the
     trials listed in `capture`."""
     sampler = TPESampler(seed=seed, multivariate=True, n_startup_trials=10)
@@ -315,7 +352,7 @@ def study_steps(objective, n_trials, capture, seed):
         state = sampler._rng.rng.get_state()
         _Recorder.log.clear()
         ret = orig(study, trial, search_space)
-        if trial.number in capture and len(search_space) > 1:
+        if trial.number in capture and len(search_space) >= min_dims:
             below, above = _Recorder.log[0], _Recorder.log[1]
             captured.append((trial.number, dict(search_space), below, above, state, ret))
         return ret
@@ -374,6 +411,18 @@ def step_cases() -> str:
         # The sampler's space is sorted by name; the recorded observations follow it.
         internal = {k: space[k].to_internal_repr(v) for k, v in ret.items()}
         out.append(step_case(f"study_trial{number}", space, below, above, state=state,
+                             expect=internal))
+
+    # The benchmark problem of benches/bench_tpe.py (10-D sphere on [-5, 5]) at trial 1000:
+    # 25 below / 975 above observations. Also the timing case of estimator_step.rs.
+    def sphere(trial):
+        return sum(trial.suggest_float(f"x{i}", -5.0, 5.0) ** 2 for i in range(10))
+
+    for number, space, below, above, state, ret in study_steps(
+        sphere, 1001, {1000}, seed=11, min_dims=10
+    ):
+        internal = {k: space[k].to_internal_repr(v) for k, v in ret.items()}
+        out.append(step_case(f"sphere10_trial{number}", space, below, above, state=state,
                              expect=internal))
     return "".join(out)
 

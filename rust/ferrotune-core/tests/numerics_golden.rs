@@ -49,7 +49,10 @@ impl Golden {
     }
 
     fn f64s(&self, name: &str) -> Vec<f64> {
-        self.words(name).iter().map(|&w| f64::from_bits(w)).collect()
+        self.words(name)
+            .iter()
+            .map(|&w| f64::from_bits(w))
+            .collect()
     }
 
     fn usizes(&self, name: &str) -> Vec<usize> {
@@ -172,8 +175,16 @@ fn recipe_ppf(seed: u32, n: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let w = draws(seed + 2, n);
     let mu: Vec<f64> = u.iter().map(|&u| u * 1.2 - 0.1).collect();
     let sigma: Vec<f64> = v.iter().map(|&v| v * 0.5 + 0.02).collect();
-    let a = mu.iter().zip(&sigma).map(|(&m, &s)| (0.0 - m) / s).collect();
-    let b = mu.iter().zip(&sigma).map(|(&m, &s)| (1.0 - m) / s).collect();
+    let a = mu
+        .iter()
+        .zip(&sigma)
+        .map(|(&m, &s)| (0.0 - m) / s)
+        .collect();
+    let b = mu
+        .iter()
+        .zip(&sigma)
+        .map(|(&m, &s)| (1.0 - m) / s)
+        .collect();
     (w, a, b)
 }
 
@@ -189,8 +200,16 @@ fn recipe_logpdf(seed: u32, n_x: usize, k: usize, d: usize) -> Grid {
         .iter()
         .map(|&u| u * 0.6 + 0.01)
         .collect();
-    let a = mu.iter().zip(&sigma).map(|(&m, &s)| (0.0 - m) / s).collect();
-    let b = mu.iter().zip(&sigma).map(|(&m, &s)| (1.0 - m) / s).collect();
+    let a = mu
+        .iter()
+        .zip(&sigma)
+        .map(|(&m, &s)| (0.0 - m) / s)
+        .collect();
+    let b = mu
+        .iter()
+        .zip(&sigma)
+        .map(|(&m, &s)| (1.0 - m) / s)
+        .collect();
     (x, a, b, mu, sigma)
 }
 
@@ -207,7 +226,11 @@ fn rng_seeding_and_raw_stream() {
         assert_eq!(mt.pos(), MT_N);
         let mut mt = mt;
         let raw: Vec<u64> = (0..1300).map(|_| u64::from(mt.next_u32())).collect();
-        assert_eq!(raw, g.words(&format!("raw_{seed}")), "raw stream for seed {seed}");
+        assert_eq!(
+            raw,
+            g.words(&format!("raw_{seed}")),
+            "raw stream for seed {seed}"
+        );
     }
 }
 
@@ -326,11 +349,7 @@ fn erf_batch_matches_optuna() {
     let want = g.f64s("erf_big_out");
     assert_bits("erf_batch (polynomial)", &erf_batch(&input), &want);
     // Exactly 2000 elements still take the polynomial path ...
-    assert_bits(
-        "erf_batch 2000",
-        &erf_batch(&input[..2000]),
-        &want[..2000],
-    );
+    assert_bits("erf_batch 2000", &erf_batch(&input[..2000]), &want[..2000]);
     // ... and 1999 take math.erf per element.
     let small: Vec<f64> = input[..1999].iter().map(|&x| erf(x)).collect();
     assert_bits("erf_batch 1999", &erf_batch(&input[..1999]), &small);
@@ -393,7 +412,11 @@ fn ndtri_exp_matches_optuna() {
     let g = truncnorm_data();
     let yy = concat(&g.f64s("ndtri_extra"), &recipe_ndtri_exp());
     assert_bits("ndtri_exp all", &ndtri_exp(&yy), &g.f64s("ndtri_all"));
-    assert_bits("ndtri_exp first", &ndtri_exp(&yy[..1]), &g.f64s("ndtri_first"));
+    assert_bits(
+        "ndtri_exp first",
+        &ndtri_exp(&yy[..1]),
+        &g.f64s("ndtri_first"),
+    );
     assert_bits(
         "ndtri_exp flipped",
         &ndtri_exp(&yy[208..]),

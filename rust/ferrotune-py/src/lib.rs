@@ -4,13 +4,17 @@
 //! `ferrotune/exceptions.py`, and releases the GIL around the Rust work. All logic lives in the
 //! core crate.
 
+mod hyperband;
+
 use ferrotune_core::parzen::{ParzenEstimator, ParzenParams};
 use ferrotune_core::rng::{Mt19937, MT_N};
 use ferrotune_core::sort::ArgSort;
 use ferrotune_core::space::Dim;
+use ferrotune_core::split::{self, TrialColumns};
 use ferrotune_core::{tpe, truncnorm, CoreError};
 use numpy::{
-    IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -18,6 +22,9 @@ use pyo3::prelude::*;
 /// A dimension as the Python layer encodes it: `(kind, low, high, step, log, n_choices)`,
 /// with kind 0 = numerical, 1 = categorical and step 0.0 meaning continuous.
 type DimTuple = (u8, f64, f64, f64, bool, usize);
+
+/// Values plus the advanced MT19937 state `(key, pos)`.
+type WithState<'py, T> = (Bound<'py, T>, Bound<'py, PyArray1<u32>>, usize);
 
 fn exception(py: Python<'_>, class: &str, message: String) -> PyErr {
     let made = py
@@ -60,7 +67,11 @@ fn convert_dims(py: Python<'_>, dims: &[DimTuple]) -> PyResult<Vec<Dim>> {
         .collect()
 }
 
-fn rng_from_state(py: Python<'_>, key: &PyReadonlyArray1<'_, u32>, pos: usize) -> PyResult<Mt19937> {
+fn rng_from_state(
+    py: Python<'_>,
+    key: &PyReadonlyArray1<'_, u32>,
+    pos: usize,
+) -> PyResult<Mt19937> {
     let key = key
         .as_slice()
         .map_err(|e| invalid(py, format!("MT19937 key must be contiguous: {e}")))?;
@@ -80,15 +91,26 @@ fn matrix<'a>(
 ) -> PyResult<(&'a [f64], usize, usize)> {
     let shape = arr.shape();
     let (rows, cols) = (shape[0], shape[1]);
-    let data = arr
-        .as_slice()
-        .map_err(|e| invalid(py, format!("{name} must be a C-contiguous float64 array: {e}")))?;
+    let data = arr.as_slice().map_err(|e| {
+        invalid(
+            py,
+            format!("{name} must be a C-contiguous float64 array: {e}"),
+        )
+    })?;
     Ok((data, rows, cols))
 }
 
-fn vector<'a>(py: Python<'_>, name: &str, arr: &'a PyReadonlyArray1<'_, f64>) -> PyResult<&'a [f64]> {
-    arr.as_slice()
-        .map_err(|e| invalid(py, format!("{name} must be a contiguous float64 array: {e}")))
+fn vector<'a>(
+    py: Python<'_>,
+    name: &str,
+    arr: &'a PyReadonlyArray1<'_, f64>,
+) -> PyResult<&'a [f64]> {
+    arr.as_slice().map_err(|e| {
+        invalid(
+            py,
+            format!("{name} must be a contiguous float64 array: {e}"),
+        )
+    })
 }
 
 fn check_width(py: Python<'_>, name: &str, rows: usize, cols: usize, d: usize) -> PyResult<()> {
@@ -122,6 +144,120 @@ impl ArgSort for NumpyArgSort {
     }
 }
 
+/// Layout of numpy's `mt19937_state` (`numpy/random/src/mt19937/mt19937.h`): the 624-word key
+/// followed by the position, as a C `int`.
+#[repr(C)]
+struct NumpyMtState {
+    key: [u32; MT_N],
+    pos: std::os::raw::c_int,
+}
+
+/// Borrow the MT19937 state of a `numpy.random.RandomState` in place. The state is read into a
+/// [`Mt19937`], `f` runs with the GIL released, and the advanced state is written back, all while
+/// holding the bit generator's own lock, exactly as numpy's methods do.
+fn with_numpy_rng<R: Send>(
+    py: Python<'_>,
+    rng: &Bound<'_, PyAny>,
+    f: impl FnOnce(&mut Mt19937) -> Result<R, CoreError> + Send,
+) -> PyResult<R> {
+    let bitgen = rng
+        .getattr("_bit_generator")
+        .map_err(|_| invalid(py, "rng must be a numpy.random.RandomState".to_string()))?;
+    let ty = bitgen.get_type();
+    let qualified = format!("{}.{}", ty.module()?, ty.name()?);
+    if qualified != "numpy.random._mt19937.MT19937" {
+        return Err(invalid(
+            py,
+            format!("rng must use numpy's MT19937 bit generator, got {qualified}"),
+        ));
+    }
+    let addr: usize = bitgen
+        .getattr("ctypes")?
+        .getattr("state_address")?
+        .extract()?;
+    if addr == 0 || !addr.is_multiple_of(std::mem::align_of::<NumpyMtState>()) {
+        return Err(invalid(py, "invalid MT19937 state address".to_string()));
+    }
+    let lock = bitgen.getattr("lock")?;
+    lock.call_method0("acquire")?;
+    let outcome = (|| {
+        // SAFETY: `addr` is the address of the `mt19937_state` struct embedded in the live
+        // `MT19937` object `bitgen` (numpy's documented `ctypes.state_address`), which we keep
+        // alive for the whole call; its layout is `NumpyMtState`. We hold the bit generator's
+        // lock, so no numpy method touches the state concurrently, and only this function
+        // accesses it through the raw pointer.
+        let state = unsafe { &mut *(addr as *mut NumpyMtState) };
+        let pos = usize::try_from(state.pos)
+            .map_err(|_| CoreError::InvalidArgument("MT19937 position is negative".into()))?;
+        let mut mt = Mt19937::from_state(&state.key, pos)?;
+        let result = py.detach(|| f(&mut mt).map(|r| (r, mt)));
+        let (value, mt) = result?;
+        state.key = *mt.key();
+        // pos <= 624 always fits in a C int.
+        state.pos = mt.pos() as std::os::raw::c_int;
+        Ok(value)
+    })();
+    lock.call_method0("release")?;
+    outcome.map_err(|e| map_err(py, e))
+}
+
+/// One TPE step drawing from (and advancing) a `numpy.random.RandomState` in place.
+#[pyfunction]
+#[pyo3(signature = (dims, below, below_weights, above, above_weights, prior_weight, consider_magic_clip, consider_endpoints, n_candidates, rng))]
+#[allow(clippy::too_many_arguments)]
+fn tpe_sample_step_rng<'py>(
+    py: Python<'py>,
+    dims: Vec<DimTuple>,
+    below: PyReadonlyArray2<'py, f64>,
+    below_weights: PyReadonlyArray1<'py, f64>,
+    above: PyReadonlyArray2<'py, f64>,
+    above_weights: PyReadonlyArray1<'py, f64>,
+    prior_weight: f64,
+    consider_magic_clip: bool,
+    consider_endpoints: bool,
+    n_candidates: usize,
+    rng: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let dims = convert_dims(py, &dims)?;
+    let (below, n_below, wb) = matrix(py, "below", &below)?;
+    let (above, n_above, wa) = matrix(py, "above", &above)?;
+    check_width(py, "below", n_below, wb, dims.len())?;
+    check_width(py, "above", n_above, wa, dims.len())?;
+    let below_weights = vector(py, "below_weights", &below_weights)?;
+    let above_weights = vector(py, "above_weights", &above_weights)?;
+    let p = params(prior_weight, consider_magic_clip, consider_endpoints);
+    let best = with_numpy_rng(py, rng, |mt| {
+        tpe::sample_step(
+            &dims,
+            below,
+            n_below,
+            below_weights,
+            above,
+            n_above,
+            above_weights,
+            &p,
+            n_candidates,
+            mt,
+            &NumpyArgSort,
+        )
+    })?;
+    Ok(best.into_pyarray(py))
+}
+
+/// `n` `random_sample()` draws taken from a `numpy.random.RandomState` in place (testing helper
+/// that proves the in-place state access agrees with numpy).
+#[pyfunction]
+fn rng_random_sample<'py>(
+    py: Python<'py>,
+    rng: &Bound<'py, PyAny>,
+    n: usize,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let draws = with_numpy_rng(py, rng, |mt| {
+        Ok((0..n).map(|_| mt.random_sample()).collect::<Vec<f64>>())
+    })?;
+    Ok(draws.into_pyarray(py))
+}
+
 fn params(prior_weight: f64, consider_magic_clip: bool, consider_endpoints: bool) -> ParzenParams {
     ParzenParams {
         prior_weight,
@@ -135,7 +271,6 @@ fn params(prior_weight: f64, consider_magic_clip: bool, consider_endpoints: bool
 #[pyfunction]
 #[pyo3(signature = (dims, below, below_weights, above, above_weights, prior_weight, consider_magic_clip, consider_endpoints, n_candidates, key, pos))]
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::type_complexity)]
 fn tpe_sample_step<'py>(
     py: Python<'py>,
     dims: Vec<DimTuple>,
@@ -149,7 +284,7 @@ fn tpe_sample_step<'py>(
     n_candidates: usize,
     key: PyReadonlyArray1<'py, u32>,
     pos: usize,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u32>>, usize)> {
+) -> PyResult<WithState<'py, PyArray1<f64>>> {
     let dims = convert_dims(py, &dims)?;
     let mut rng = rng_from_state(py, &key, pos)?;
     let (below, n_below, wb) = matrix(py, "below", &below)?;
@@ -206,7 +341,6 @@ fn build_estimator(
 #[pyfunction]
 #[pyo3(signature = (dims, obs, weights, prior_weight, consider_magic_clip, consider_endpoints, size, key, pos))]
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::type_complexity)]
 fn parzen_sample<'py>(
     py: Python<'py>,
     dims: Vec<DimTuple>,
@@ -218,7 +352,7 @@ fn parzen_sample<'py>(
     size: usize,
     key: PyReadonlyArray1<'py, u32>,
     pos: usize,
-) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<u32>>, usize)> {
+) -> PyResult<WithState<'py, PyAny>> {
     let (est, d) = build_estimator(
         py,
         &dims,
@@ -279,7 +413,11 @@ fn pair<'a>(
     if a.len() != b.len() {
         return Err(invalid(
             py,
-            format!("arrays must have equal lengths, got {} and {}", a.len(), b.len()),
+            format!(
+                "arrays must have equal lengths, got {} and {}",
+                a.len(),
+                b.len()
+            ),
         ));
     }
     Ok((a, b))
@@ -296,7 +434,10 @@ fn truncnorm_ppf<'py>(
     let q = vector(py, "q", &q)?;
     let (a, b) = pair(py, &a, &b)?;
     if q.len() != a.len() {
-        return Err(invalid(py, "q, a and b must have equal lengths".to_string()));
+        return Err(invalid(
+            py,
+            "q, a and b must have equal lengths".to_string(),
+        ));
     }
     let out = py.detach(|| truncnorm::ppf(q, a, b));
     Ok(out.into_pyarray(py))
@@ -321,21 +462,102 @@ fn mt19937_random_sample<'py>(
     key: PyReadonlyArray1<'py, u32>,
     pos: usize,
     n: usize,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u32>>, usize)> {
+) -> PyResult<WithState<'py, PyArray1<f64>>> {
     let mut rng = rng_from_state(py, &key, pos)?;
     let draws: Vec<f64> = (0..n).map(|_| rng.random_sample()).collect();
     let new_key = PyArray1::from_slice(py, rng.key());
     Ok((draws.into_pyarray(py), new_key, rng.pos()))
 }
 
+/// `(below, above, above_rows)` of [`split_and_gather`].
+type SplitBlocks<'py> = (
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray1<i64>>,
+);
+
+fn slice<'a, T: numpy::Element>(
+    py: Python<'_>,
+    name: &str,
+    arr: &'a PyReadonlyArray1<'_, T>,
+) -> PyResult<&'a [T]> {
+    arr.as_slice()
+        .map_err(|e| invalid(py, format!("{name} must be a contiguous array: {e}")))
+}
+
+fn to_matrix<'py>(
+    py: Python<'py>,
+    flat: Vec<f64>,
+    rows: usize,
+    cols: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    flat.into_pyarray(py).reshape([rows, cols])
+}
+
+/// Below/above split of cached finished trials (single objective) and the gathering of their
+/// observations for `columns` of `table`; rows missing a value are left out. Returns
+/// `(below, above, above_rows)`.
+#[pyfunction]
+#[pyo3(signature = (kind, value, prune_step, prune_value, infeasible, number, rows, n_below, maximize, table, columns))]
+#[allow(clippy::too_many_arguments)]
+fn split_and_gather<'py>(
+    py: Python<'py>,
+    kind: PyReadonlyArray1<'py, i8>,
+    value: PyReadonlyArray1<'py, f64>,
+    prune_step: PyReadonlyArray1<'py, f64>,
+    prune_value: PyReadonlyArray1<'py, f64>,
+    infeasible: PyReadonlyArray1<'py, f64>,
+    number: PyReadonlyArray1<'py, i64>,
+    rows: PyReadonlyArray1<'py, i64>,
+    n_below: usize,
+    maximize: bool,
+    table: PyReadonlyArray2<'py, f64>,
+    columns: Vec<usize>,
+) -> PyResult<SplitBlocks<'py>> {
+    let cols = TrialColumns {
+        kind: slice(py, "kind", &kind)?,
+        value: slice(py, "value", &value)?,
+        prune_step: slice(py, "prune_step", &prune_step)?,
+        prune_value: slice(py, "prune_value", &prune_value)?,
+        infeasible: slice(py, "infeasible", &infeasible)?,
+        number: slice(py, "number", &number)?,
+    };
+    let rows: Vec<usize> = slice(py, "rows", &rows)?
+        .iter()
+        .map(|&r| usize::try_from(r))
+        .collect::<Result<_, _>>()
+        .map_err(|_| invalid(py, "rows must be non-negative".to_string()))?;
+    let (flat, _, width) = matrix(py, "table", &table)?;
+    let d = columns.len();
+    let result = py.detach(|| {
+        let (below_rows, above_rows) = split::split(&cols, &rows, n_below, maximize)?;
+        let (below, _) = split::gather(flat, width, &below_rows, &columns)?;
+        let (above, above_kept) = split::gather(flat, width, &above_rows, &columns)?;
+        Ok::<_, CoreError>((below, above, above_kept))
+    });
+    let (below, above, above_kept) = result.map_err(|e| map_err(py, e))?;
+    let n_below_kept = below.len().checked_div(d).unwrap_or(0);
+    let n_above_kept = above_kept.len();
+    let above_kept: Vec<i64> = above_kept.iter().map(|&r| r as i64).collect();
+    Ok((
+        to_matrix(py, below, n_below_kept, d)?,
+        to_matrix(py, above, n_above_kept, d)?,
+        above_kept.into_pyarray(py),
+    ))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(tpe_sample_step, m)?)?;
+    m.add_function(wrap_pyfunction!(tpe_sample_step_rng, m)?)?;
+    m.add_function(wrap_pyfunction!(rng_random_sample, m)?)?;
     m.add_function(wrap_pyfunction!(parzen_sample, m)?)?;
     m.add_function(wrap_pyfunction!(parzen_log_pdf, m)?)?;
     m.add_function(wrap_pyfunction!(truncnorm_ppf, m)?)?;
     m.add_function(wrap_pyfunction!(truncnorm_log_gauss_mass, m)?)?;
     m.add_function(wrap_pyfunction!(mt19937_random_sample, m)?)?;
+    m.add_function(wrap_pyfunction!(split_and_gather, m)?)?;
+    hyperband::register(m)?;
     Ok(())
 }

@@ -1,0 +1,1 @@
+//! Hyperband and successive halving (owned by the pruner work).
