@@ -221,22 +221,31 @@ def run_study(
     progress: Callable[[int, list[float]], None] | None = None,
 ) -> Run:
     """The ``study.optimize`` loop spelled out as ask/tell, timing each iteration."""
-    import optuna
-
-    study = optuna.create_study(sampler=sampler)  # in-memory storage
+    study = optuna_study(sampler)
     names = [f"x{i}" for i in range(dims)]
     run = Run(seed=-1)
     for number in range(n_trials):
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        trial = study.ask()
-        value = sum(trial.suggest_float(name, -5.0, 5.0) ** 2 for name in names)
-        study.tell(trial, value)
-        run.cpu_seconds.append(time.process_time() - cpu0)
-        run.wall_seconds.append(time.perf_counter() - wall0)
+        timed_trial(study, names, run)
         if progress is not None:
             progress(number + 1, run.cpu_seconds)
     run.best_value = float(study.best_value)
     return run
+
+
+def optuna_study(sampler: Any) -> Any:
+    import optuna
+
+    return optuna.create_study(sampler=sampler)  # in-memory storage
+
+
+def timed_trial(study: Any, names: list[str], run: Run) -> None:
+    """One ask -> suggest -> tell round, its CPU and wall time appended to ``run``."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    trial = study.ask()
+    value = sum(trial.suggest_float(name, -5.0, 5.0) ** 2 for name in names)
+    study.tell(trial, value)
+    run.cpu_seconds.append(time.process_time() - cpu0)
+    run.wall_seconds.append(time.perf_counter() - wall0)
 
 
 def benchmark(args: argparse.Namespace) -> dict[str, SamplerResult]:
@@ -252,22 +261,35 @@ def benchmark(args: argparse.Namespace) -> dict[str, SamplerResult]:
     for key in results:
         run_study(factories[key](args.seed), min(WARMUP_TRIALS, args.trials), args.dims)
 
-    # Repeats are interleaved across samplers so that slow drifts of the machine hit all alike.
+    # Side by side: every sampler runs its own study, and the studies advance in lockstep, one
+    # trial each in turn, so that load changes on the machine hit all samplers alike.
     for repeat in range(args.repeats):
         seed = args.seed + repeat
-        for key, result in results.items():
-            progress = None if args.quiet else _progress_printer(key, repeat, args)
-            start = time.perf_counter()
-            run = run_study(factories[key](seed), result.n_trials, args.dims, progress)
-            run.seed = seed
-            result.runs.append(run)
-            if not args.quiet:
-                print(
-                    f"[{key} {repeat + 1}/{args.repeats}] done: {result.n_trials} trials in "
-                    f"{time.perf_counter() - start:.1f} s wall",
-                    file=sys.stderr,
-                    flush=True,
-                )
+        keys = list(results)
+        studies = {key: optuna_study(factories[key](seed)) for key in keys}
+        runs = {key: Run(seed=seed) for key in keys}
+        progress = {
+            key: (None if args.quiet else _progress_printer(key, repeat, args)) for key in keys
+        }
+        names = [f"x{i}" for i in range(args.dims)]
+        start = time.perf_counter()
+        for number in range(max(r.n_trials for r in results.values())):
+            for key in keys:
+                if number >= results[key].n_trials:
+                    continue
+                timed_trial(studies[key], names, runs[key])
+                report = progress[key]
+                if report is not None:
+                    report(number + 1, runs[key].cpu_seconds)
+        for key in keys:
+            runs[key].best_value = float(studies[key].best_value)
+            results[key].runs.append(runs[key])
+        if not args.quiet:
+            print(
+                f"[repeat {repeat + 1}/{args.repeats}] done in {time.perf_counter() - start:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     return results
 
 

@@ -218,29 +218,15 @@ fn tpe_sample_step_rng<'py>(
     n_candidates: usize,
     rng: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let dims = convert_dims(py, &dims)?;
-    let (below, n_below, wb) = matrix(py, "below", &below)?;
-    let (above, n_above, wa) = matrix(py, "above", &above)?;
-    check_width(py, "below", n_below, wb, dims.len())?;
-    check_width(py, "above", n_above, wa, dims.len())?;
-    let below_weights = vector(py, "below_weights", &below_weights)?;
-    let above_weights = vector(py, "above_weights", &above_weights)?;
-    let p = params(prior_weight, consider_magic_clip, consider_endpoints);
-    let best = with_numpy_rng(py, rng, |mt| {
-        tpe::sample_step(
-            &dims,
-            below,
-            n_below,
-            below_weights,
-            above,
-            n_above,
-            above_weights,
-            &p,
-            n_candidates,
-            mt,
-            &NumpyArgSort,
-        )
-    })?;
+    let step = StepInput::parse(
+        py,
+        &dims,
+        [&below, &above],
+        [&below_weights, &above_weights],
+        params(prior_weight, consider_magic_clip, consider_endpoints),
+        n_candidates,
+    )?;
+    let best = with_numpy_rng(py, rng, |mt| step.run(mt))?;
     Ok(best.into_pyarray(py))
 }
 
@@ -256,6 +242,61 @@ fn rng_random_sample<'py>(
         Ok((0..n).map(|_| mt.random_sample()).collect::<Vec<f64>>())
     })?;
     Ok(draws.into_pyarray(py))
+}
+
+/// The converted, validated arguments of one TPE step, borrowing the numpy buffers.
+struct StepInput<'a> {
+    dims: Vec<Dim>,
+    obs: [(&'a [f64], usize); 2],
+    weights: [&'a [f64]; 2],
+    params: ParzenParams,
+    n_candidates: usize,
+}
+
+impl<'a> StepInput<'a> {
+    fn parse(
+        py: Python<'_>,
+        dims: &[DimTuple],
+        obs: [&'a PyReadonlyArray2<'_, f64>; 2],
+        weights: [&'a PyReadonlyArray1<'_, f64>; 2],
+        params: ParzenParams,
+        n_candidates: usize,
+    ) -> PyResult<Self> {
+        let dims = convert_dims(py, dims)?;
+        let mut blocks = [(&[][..], 0usize); 2];
+        for (i, (name, arr)) in ["below", "above"].iter().zip(obs).enumerate() {
+            let (data, rows, cols) = matrix(py, name, arr)?;
+            check_width(py, name, rows, cols, dims.len())?;
+            blocks[i] = (data, rows);
+        }
+        Ok(Self {
+            dims,
+            obs: blocks,
+            weights: [
+                vector(py, "below_weights", weights[0])?,
+                vector(py, "above_weights", weights[1])?,
+            ],
+            params,
+            n_candidates,
+        })
+    }
+
+    fn run(&self, rng: &mut Mt19937) -> Result<Vec<f64>, CoreError> {
+        let [(below, n_below), (above, n_above)] = self.obs;
+        tpe::sample_step(
+            &self.dims,
+            below,
+            n_below,
+            self.weights[0],
+            above,
+            n_above,
+            self.weights[1],
+            &self.params,
+            self.n_candidates,
+            rng,
+            &NumpyArgSort,
+        )
+    }
 }
 
 fn params(prior_weight: f64, consider_magic_clip: bool, consider_endpoints: bool) -> ParzenParams {
@@ -285,31 +326,16 @@ fn tpe_sample_step<'py>(
     key: PyReadonlyArray1<'py, u32>,
     pos: usize,
 ) -> PyResult<WithState<'py, PyArray1<f64>>> {
-    let dims = convert_dims(py, &dims)?;
+    let step = StepInput::parse(
+        py,
+        &dims,
+        [&below, &above],
+        [&below_weights, &above_weights],
+        params(prior_weight, consider_magic_clip, consider_endpoints),
+        n_candidates,
+    )?;
     let mut rng = rng_from_state(py, &key, pos)?;
-    let (below, n_below, wb) = matrix(py, "below", &below)?;
-    let (above, n_above, wa) = matrix(py, "above", &above)?;
-    check_width(py, "below", n_below, wb, dims.len())?;
-    check_width(py, "above", n_above, wa, dims.len())?;
-    let below_weights = vector(py, "below_weights", &below_weights)?;
-    let above_weights = vector(py, "above_weights", &above_weights)?;
-    let p = params(prior_weight, consider_magic_clip, consider_endpoints);
-    let result = py.detach(|| {
-        tpe::sample_step(
-            &dims,
-            below,
-            n_below,
-            below_weights,
-            above,
-            n_above,
-            above_weights,
-            &p,
-            n_candidates,
-            &mut rng,
-            &NumpyArgSort,
-        )
-        .map(|best| (best, rng))
-    });
+    let result = py.detach(|| step.run(&mut rng).map(|best| (best, rng)));
     let (best, rng) = result.map_err(|e| map_err(py, e))?;
     let new_key = PyArray1::from_slice(py, rng.key());
     Ok((best.into_pyarray(py), new_key, rng.pos()))
