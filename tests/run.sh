@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# The project's test command (README.md): builds the native module from source in a fresh
-# virtual environment, then runs the Rust checks and tests and pytest on both backends.
+# The project's test command (README.md). In a fresh virtual environment it builds the native
+# module from source ONCE, as the release wheel (abi3, manylinux2014 through zig), installs that
+# wheel with the `test` extra, then runs cargo fmt/clippy/test and pytest on both backends.
+# tests/test_wheel.py gets the wheel through FERROTUNE_WHEEL (and the pure-Python wheel through
+# FERROTUNE_PURE_WHEEL) and checks it in venvs of its own with no Rust toolchain on PATH.
 #
 #   bash tests/run.sh            # everything
 #   FERROTUNE_TEST_VENV=/path    # reuse/keep a virtual environment at that path
+#   FERROTUNE_DIST=/path         # where the wheels go (default target/wheelhouse)
 #   FERROTUNE_PYTEST_ARGS="-x"   # extra pytest arguments
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 PYTHON=${PYTHON:-python3}
+start=$SECONDS
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> %s  [%ss]\n' "$*" "$((SECONDS - start))"; }
 
 venv=${FERROTUNE_TEST_VENV:-}
 if [ -z "$venv" ]; then
@@ -25,13 +30,45 @@ fi
 py="$venv/bin/python"
 "$py" -m pip install --quiet --upgrade pip
 
-step "building and installing ferrotune from source (native module via maturin)"
-"$py" -m pip install --quiet "$root[test]"
-"$py" - <<'PY'
+step "installing the wheel build tools (scripts/build-requirements.txt)"
+"$py" -m pip install --quiet -r "$root/scripts/build-requirements.txt"
+
+dist=${FERROTUNE_DIST:-$root/target/wheelhouse}
+mkdir -p "$dist"
+rm -f "$dist"/ferrotune-*.whl
+# The release wheel: [profile.release] of Cargo.toml (fat LTO, one codegen unit, stripped),
+# abi3 (CPython >= 3.9), linked by zig against glibc 2.17 symbols, so manylinux2014.
+# `--zig` runs `python3 -m ziglang`: the venv's bin comes first on PATH for that.
+build=(maturin build --release --zig --compatibility manylinux2014 --out "$dist")
+step "building the wheel: ${build[*]}"
+PATH="$venv/bin:$PATH" "${build[@]}"
+step "building the pure-Python wheel: scripts/build_pure_wheel.py"
+"$py" "$root/scripts/build_pure_wheel.py" --out-dir "$dist"
+
+shopt -s nullglob
+wheels=("$dist"/ferrotune-*-abi3-*.whl)
+pure_wheels=("$dist"/ferrotune-*-py3-none-any.whl)
+shopt -u nullglob
+if [ ${#wheels[@]} -ne 1 ] || [ ${#pure_wheels[@]} -ne 1 ]; then
+  echo "expected one abi3 and one py3-none-any wheel in $dist, found: ${wheels[*]} ${pure_wheels[*]}" >&2
+  exit 1
+fi
+export FERROTUNE_WHEEL=${wheels[0]}
+export FERROTUNE_PURE_WHEEL=${pure_wheels[0]}
+for w in "$FERROTUNE_WHEEL" "$FERROTUNE_PURE_WHEEL"; do
+  printf '    %s  %s bytes\n' "$(basename "$w")" "$(wc -c <"$w" | tr -d ' ')"
+done
+
+step "installing $(basename "$FERROTUNE_WHEEL") with the test extra"
+"$py" -m pip uninstall --quiet --yes ferrotune >/dev/null 2>&1 || true
+"$py" -m pip install --quiet "$FERROTUNE_WHEEL[test]"
+(cd "$venv" && "$py" - <<'PY'
 import ferrotune, ferrotune._core as core
 assert ferrotune.get_backend() == "rust", ferrotune.get_backend()
+assert ferrotune.__version__ == core.__version__, (ferrotune.__version__, core.__version__)
 print("ferrotune", ferrotune.__version__, "native module", core.__version__, "from", core.__file__)
 PY
+)
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -42,11 +79,12 @@ cargo test --workspace --quiet
 
 run_pytest() {
   local backend=$1
+  shift
   step "pytest (FERROTUNE_BACKEND=$backend)"
   set +e
   # Run from a neutral directory so that the installed package, not the source tree, is tested.
   (cd "$root/tests" && FERROTUNE_REQUIRE_NATIVE=1 FERROTUNE_BACKEND=$backend "$py" -m pytest -q -p no:cacheprovider \
-      --rootdir "$root" -c "$root/pyproject.toml" ${FERROTUNE_PYTEST_ARGS:-} "$root/tests")
+      --rootdir "$root" -c "$root/pyproject.toml" "$@" ${FERROTUNE_PYTEST_ARGS:-} "$root/tests")
   local rc=$?
   set -e
   if [ $rc -eq 5 ]; then
@@ -58,5 +96,7 @@ run_pytest() {
   fi
 }
 run_pytest rust
-run_pytest python
-step "all checks passed"
+# tests/test_wheel.py installs into venvs of its own and sets the backend there itself: it ran
+# above, and once is enough.
+run_pytest python --ignore="$root/tests/test_wheel.py"
+step "all checks passed in $((SECONDS - start)) s"

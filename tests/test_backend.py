@@ -230,3 +230,25 @@ def test_native_errors_are_typed() -> None:
     assert isinstance(info.value, ferrotune.FerrotuneError)
     with pytest.raises(ferrotune.InvalidArgumentError):
         _core.mt19937_random_sample(np.zeros(10, dtype=np.uint32), 0, 3)
+
+
+@needs_native
+def test_in_place_rng_access_matches_numpy() -> None:
+    from ferrotune._backend import RustBackend
+
+    assert RustBackend(_core).in_place  # the layout self-check passes on this platform
+    for seed in (0, 7, 2**32 - 1):
+        ours, theirs = np.random.RandomState(seed), np.random.RandomState(seed)
+        ours.random_sample(300)
+        theirs.random_sample(300)
+        np.testing.assert_array_equal(_core.rng_random_sample(ours, 1500), theirs.random_sample(1500))
+        # numpy keeps drawing from where Rust left off.
+        np.testing.assert_array_equal(ours.random_sample(10), theirs.random_sample(10))
+
+
+@needs_native
+def test_in_place_rng_rejects_other_generators() -> None:
+    with pytest.raises(ferrotune.InvalidArgumentError):
+        _core.rng_random_sample(np.random.default_rng(0), 3)  # PCG64 Generator
+    with pytest.raises(ferrotune.InvalidArgumentError):
+        _core.rng_random_sample(object(), 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 import subprocess
 import sys
@@ -144,3 +145,35 @@ def test_storages(storage_kind: str, tmp_path) -> None:
     ref = optuna.create_study(sampler=ferrotune.TPESampler(seed=1))
     ref.optimize(objective, n_trials=20)
     assert [t.params for t in study.trials] == [t.params for t in ref.trials]
+
+
+@pytest.mark.parametrize("pruner", ["hyperband", "median"])
+def test_with_optuna_pruners(pruner: str) -> None:
+    """Optuna wraps the study given to samplers under HyperbandPruner (_BracketStudy): the
+    sampler must work through that wrapper, and prune decisions reach the history."""
+    pruners = {
+        "hyperband": optuna.pruners.HyperbandPruner(min_resource=1, max_resource=9),
+        "median": optuna.pruners.MedianPruner(n_startup_trials=3),
+    }
+
+    def curve(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -3, 3)
+        lr = trial.suggest_float("lr", 1e-4, 1, log=True)
+        value = 0.0
+        for step in range(1, 10):
+            value = (x - 1) ** 2 + abs(math.log10(lr) + 2) + 1 / step
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    study = optuna.create_study(
+        sampler=ferrotune.TPESampler(seed=0, n_startup_trials=5),
+        pruner=pruners[pruner],
+        study_name=f"pruned-{pruner}",
+    )
+    study.optimize(curve, n_trials=60)
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.PRUNED) > 0
+    assert states.count(optuna.trial.TrialState.COMPLETE) > 0
+    assert study.best_value < 1.5

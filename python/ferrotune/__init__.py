@@ -19,6 +19,7 @@ from ferrotune.exceptions import (
     NativeBuildMismatchError,
     SearchSpaceError,
 )
+from ferrotune.pruners import HyperbandPruner, SuccessiveHalvingPruner
 from ferrotune.sampler import (
     TPESampler,
     default_gamma,
@@ -26,10 +27,15 @@ from ferrotune.sampler import (
     default_weights,
     hyperopt_default_gamma,
 )
+from ferrotune.scheduler import Hyperband, Job
 
 __all__ = [
     "__version__",
     "TPESampler",
+    "SuccessiveHalvingPruner",
+    "HyperbandPruner",
+    "Hyperband",
+    "Job",
     "get_backend",
     "native_available",
     "default_gamma",

@@ -319,6 +319,8 @@ class TPESampler(BaseSampler):
         with self._lock:
             rows, _, space = self._history_for(study).scan(trials, trial.number, False)
             # Kept for the startup check of sample_relative (same trial, same cached list).
+            if len(self._n_finished_at_infer) > 1024:  # entries never claimed (errors)
+                self._n_finished_at_infer.clear()
             self._n_finished_at_infer[trial._trial_id] = len(rows)
         for name, distribution in space.items():
             if not distribution.single():

@@ -22,8 +22,8 @@ pub mod parzen;
 pub mod rng;
 pub mod sort;
 pub mod space;
-pub mod split;
 pub mod special;
+pub mod split;
 pub mod tpe;
 pub mod truncnorm;
 

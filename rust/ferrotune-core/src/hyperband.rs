@@ -1,1 +1,0 @@
-//! Hyperband and successive halving (owned by the pruner work).
