@@ -11,6 +11,7 @@
 //! - [`parzen`]: Parzen estimators (bandwidths, prior, categorical kernels).
 //! - [`mixture`]: sampling from and scoring under a mixture of product kernels.
 //! - [`tpe`]: one TPE step (build below/above estimators, draw, score, pick).
+//! - `simd`: runtime dispatch of plain loops to AVX2-compiled copies.
 //! - [`error`]: the error type.
 //! - [`hyperband`]: Hyperband / successive-halving bracket arithmetic and rung bookkeeping.
 
@@ -20,6 +21,7 @@ pub mod mixture;
 pub mod numpy_ops;
 pub mod parzen;
 pub mod rng;
+mod simd;
 pub mod sort;
 pub mod space;
 pub mod special;

@@ -167,6 +167,29 @@ pub fn log1p(x: f64) -> f64 {
     }
 }
 
+/// `f64::exp`, `f64::ln` and `f64::exp_m1` (the C library's functions) called out of line.
+///
+/// The compiler treats these functions as free of side effects, so where one is evaluated
+/// under a data-dependent condition it may evaluate it unconditionally and select the result
+/// afterwards, calling it for every element instead of for those that need it. A call that is
+/// not inlined cannot be hoisted that way. The values are the same.
+#[inline(never)]
+pub(crate) fn exp_call(x: f64) -> f64 {
+    x.exp()
+}
+
+/// See [`exp_call`].
+#[inline(never)]
+pub(crate) fn ln_call(x: f64) -> f64 {
+    x.ln()
+}
+
+/// See [`exp_call`].
+#[inline(never)]
+pub(crate) fn exp_m1_call(x: f64) -> f64 {
+    x.exp_m1()
+}
+
 /// `np.logaddexp(x, y)`.
 ///
 /// Equal arguments (including two infinities of the same sign) give `x + ln 2`; otherwise the

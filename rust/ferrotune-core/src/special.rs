@@ -417,6 +417,34 @@ fn log_ndtr_asymptotic(a: f64) -> f64 {
     log_lhs + total.ln()
 }
 
+/// [`log_ndtr`] of every element of `a` into `out` (only `min(a.len(), out.len())` elements),
+/// in two stages: Φ of every element first (the C library's `erf`/`erfc`), then the
+/// logarithms, so that the library calls of consecutive elements are independent and
+/// overlap. The same operations as [`log_ndtr`], element by element.
+pub(crate) fn log_ndtr_staged(a: &[f64], out: &mut [f64]) {
+    for (o, &v) in out.iter_mut().zip(a) {
+        *o = if v > 6.0 {
+            -ndtr_single(-v)
+        } else if v > -20.0 {
+            ndtr_single(v)
+        } else {
+            log_ndtr_asymptotic(v)
+        };
+    }
+    for (o, &v) in out.iter_mut().zip(a) {
+        if v <= 6.0 && v > -20.0 {
+            *o = ln_out_of_line(*o);
+        }
+    }
+}
+
+/// `x.ln()` out of line (see `numpy_ops::exp_call`: kept from being evaluated for every
+/// element of a loop whose condition selects only some).
+#[inline(never)]
+fn ln_out_of_line(x: f64) -> f64 {
+    x.ln()
+}
+
 /// Element-wise [`log_ndtr`] into `out` (only `min(a.len(), out.len())` elements are written).
 pub fn log_ndtr_into(a: &[f64], out: &mut [f64]) {
     for (o, &v) in out.iter_mut().zip(a) {

@@ -14,13 +14,21 @@
 //! the same operations in the same order); see `tests/numerics_golden.rs`. NaN results are NaN
 //! in both, payloads are not compared.
 //!
+//! Speed: most kernels of a Parzen estimator have both truncation bounds beyond 6√2 standard
+//! deviations, where either erf is exactly ±1 and the log mass is exactly `-0.0`; those are
+//! recognised four at a time without any library call. Loops that call the C library
+//! (`erf`, `erfc`, `log`, `exp`, ...) for every element run in stages over the batch (for
+//! instance Φ of every element, then every logarithm) rather than element by element, so that
+//! the calls of consecutive elements are independent and overlap in the processor instead of
+//! waiting for each other; every element still sees exactly the same operations.
+//!
 //! Every function that takes several equal-length slices has a `try_` twin that returns
 //! [`CoreError::InvalidArgument`] on a length mismatch. The fixed-signature versions cannot
 //! return an error; on a mismatch they return a NaN-filled vector of the expected output length
 //! instead of panicking.
 
-use crate::numpy_ops::{log1p, logaddexp, pairwise_sum_lanes};
-use crate::special::{log_ndtr, ErfKernel};
+use crate::numpy_ops::{exp_call, exp_m1_call, ln_call, log1p, logaddexp, pairwise_sum_lanes};
+use crate::special::{log_ndtr_staged, ErfKernel};
 use crate::CoreError;
 
 /// Python's `math.log(math.sqrt(2 * math.pi))` (log of the normal density's normaliser).
@@ -37,7 +45,7 @@ fn mismatch(what: &str) -> CoreError {
 }
 
 /// `log(exp(lp) - exp(lq))` as Optuna writes it: `lp + log1p(-exp(lq - lp))`.
-#[inline(always)]
+#[cfg(test)]
 fn log_diff(lp: f64, lq: f64) -> f64 {
     lp + log1p(-(lq - lp).exp())
 }
@@ -54,14 +62,6 @@ fn tail_side(a: f64, b: f64) -> Option<bool> {
     } else {
         None
     }
-}
-
-/// Number of central-case pairs, which picks the erf kernel of the central sub-batch.
-fn central_count(a: &[f64], b: &[f64]) -> usize {
-    a.iter()
-        .zip(b)
-        .filter(|&(&x, &y)| tail_side(x, y).is_none())
-        .count()
 }
 
 /// `_log_gauss_mass(a, b)` over equal-length batches (the central-case subset goes through
@@ -82,41 +82,182 @@ pub fn log_gauss_mass_into(a: &[f64], b: &[f64], out: &mut [f64]) -> Result<(), 
     if a.len() != b.len() || a.len() != out.len() {
         return Err(mismatch("log_gauss_mass"));
     }
-    let kernel = ErfKernel::for_batch_len(central_count(a, b));
-    match kernel {
-        ErfKernel::Polynomial => {
-            for ((o, &lo), &hi) in out.iter_mut().zip(a).zip(b) {
-                *o = if lo <= -POLY_SATURATED && hi >= POLY_SATURATED {
-                    // Both bounds beyond 6√2 standard deviations: the polynomial erf returns
-                    // exactly -1 for both arguments, so the central formula evaluates to
-                    // log1p(-0.0 - 0.0) = -0.0 without any transcendental call.
-                    -0.0
-                } else {
-                    log_gauss_mass_one(kernel, lo, hi)
-                };
-            }
-        }
-        ErfKernel::Libm => {
-            for ((o, &lo), &hi) in out.iter_mut().zip(a).zip(b) {
-                *o = log_gauss_mass_one(kernel, lo, hi);
-            }
+    // Most pairs of a Parzen estimator have both bounds far beyond 6√2 standard deviations:
+    // then whichever erf Optuna uses returns exactly ∓1 for both arguments (checked by
+    // `saturation_shortcut_is_exact`), so the central formula evaluates to
+    // log1p(-0.0 - 0.0) = -0.0 without any transcendental call. One pass writes those, counts
+    // the central pairs (which picks the erf kernel) and collects the others.
+    let mut rest = Vec::new();
+    let central = classify_pairs(a, b, out, &mut rest);
+    let kernel = ErfKernel::for_batch_len(central);
+    let ra: Vec<f64> = rest.iter().map(|&i| a[i]).collect();
+    let rb: Vec<f64> = rest.iter().map(|&i| b[i]).collect();
+    let mut values = vec![0.0; rest.len()];
+    log_gauss_mass_staged(kernel, &ra, &rb, &mut values);
+    for (&i, &v) in rest.iter().zip(&values) {
+        if let Some(o) = out.get_mut(i) {
+            *o = v;
         }
     }
     Ok(())
 }
 
-/// A bound a little beyond 6√2 ≈ 8.4852814: for `|t| >= POLY_SATURATED`, `|t| / √2` (rounded)
-/// is at least 6, where the polynomial erf saturates to ±1. Bounds just inside it simply take
-/// the general path, so the exact threshold does not matter for the results.
-const POLY_SATURATED: f64 = 8.4853;
+/// One element of `_log_gauss_mass` per pair `(a[i], b[i])` into `out[i]` (only the common
+/// length), with the central subset's erf kernel `kernel` (which
+/// [`ErfKernel::for_batch_len`] picks from the number of central pairs in the whole batch).
+///
+/// In stages: the erf values of the central pairs and the log Φ of both bounds of the tail
+/// pairs first, then the exponentials, then the outer `log1p`, so that the C library calls of
+/// consecutive elements are independent and overlap. Every element sees Optuna's operations:
+/// the right tail (`a > 0`) is mirrored into the left one, `log Φ(-a) ⊖ log Φ(-b)`; the left
+/// tail (`b <= 0`) is `log Φ(b) ⊖ log Φ(a)` with `lp ⊖ lq = lp + log1p(-exp(lq - lp))`; the
+/// central case is `log1p(-Φ(a) - Φ(-b))`, avoiding cancellation near a total mass of 1.
+pub(crate) fn log_gauss_mass_staged(kernel: ErfKernel, a: &[f64], b: &[f64], out: &mut [f64]) {
+    let n = a.len().min(b.len()).min(out.len());
+    let (a, b, out) = (&a[..n], &b[..n], &mut out[..n]);
+    // The tail pairs (by index) with the arguments of their two log Φ; the central pairs get
+    // the argument of their `log1p`.
+    let mut tails = Vec::new();
+    let mut p_arg = Vec::new();
+    let mut q_arg = Vec::new();
+    for (i, ((o, &lo), &hi)) in out.iter_mut().zip(a).zip(b).enumerate() {
+        match tail_side(lo, hi) {
+            // Mirror the right tail into the left one, where log Φ is accurate.
+            Some(true) => {
+                tails.push(i);
+                p_arg.push(-lo);
+                q_arg.push(-hi);
+            }
+            Some(false) => {
+                tails.push(i);
+                p_arg.push(hi);
+                q_arg.push(lo);
+            }
+            // Central: log(1 - Φ(a) - Φ(-b)), avoiding cancellation near a total mass of 1.
+            None => *o = -kernel.ndtr(lo) - kernel.ndtr(-hi),
+        }
+    }
+    let mut lp = vec![0.0; tails.len()];
+    let mut lq = vec![0.0; tails.len()];
+    log_ndtr_staged(&p_arg, &mut lp);
+    log_ndtr_staged(&q_arg, &mut lq);
+    // log(exp(lp) - exp(lq)) as Optuna writes it: lp + log1p(-exp(lq - lp)).
+    let e: Vec<f64> = lp.iter().zip(&lq).map(|(&p, &q)| exp_call(q - p)).collect();
+    let mut next = tails.iter().peekable();
+    let mut t = 0;
+    for (i, o) in out.iter_mut().enumerate() {
+        if next.peek() == Some(&&i) {
+            next.next();
+            if let (Some(&p), Some(&ei)) = (lp.get(t), e.get(t)) {
+                *o = p + log1p(-ei);
+            }
+            t += 1;
+        } else {
+            *o = log1p(*o);
+        }
+    }
+}
 
-/// One element of `_log_gauss_mass` with the central subset's erf kernel.
-#[inline(always)]
+/// Writes `-0.0` to `out[i]` for every saturated pair (`a[i] <= -POLY_SATURATED` and
+/// `b[i] >= POLY_SATURATED`), appends the indices of the other pairs to `rest` in order, and
+/// returns the number of central-case pairs (neither `a > 0` nor `b <= 0`, NaN included).
+fn classify_pairs(a: &[f64], b: &[f64], out: &mut [f64], rest: &mut Vec<usize>) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::simd::use_avx2() {
+            // SAFETY: the CPU supports AVX2 (`use_avx2` checked it).
+            return unsafe { classify_pairs_avx2(a, b, out, rest) };
+        }
+    }
+    classify_pairs_portable(a, b, out, rest, 0)
+}
+
+/// [`classify_pairs`] element by element; indices in `rest` are offset by `base`.
+fn classify_pairs_portable(
+    a: &[f64],
+    b: &[f64],
+    out: &mut [f64],
+    rest: &mut Vec<usize>,
+    base: usize,
+) -> usize {
+    let mut central = 0;
+    for (i, ((o, &lo), &hi)) in out.iter_mut().zip(a).zip(b).enumerate() {
+        central += usize::from(tail_side(lo, hi).is_none());
+        if lo <= -POLY_SATURATED && hi >= POLY_SATURATED {
+            *o = -0.0;
+        } else {
+            rest.push(base + i);
+        }
+    }
+    central
+}
+
+/// # Safety
+///
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn classify_pairs_avx2(
+    a: &[f64],
+    b: &[f64],
+    out: &mut [f64],
+    rest: &mut Vec<usize>,
+) -> usize {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len()).min(out.len());
+    let full = n - n % 4;
+    let zero = _mm256_setzero_pd();
+    let sat_lo = _mm256_set1_pd(-POLY_SATURATED);
+    let sat_hi = _mm256_set1_pd(POLY_SATURATED);
+    let neg_zero = _mm256_set1_pd(-0.0);
+    let mut central = 0usize;
+    let mut i = 0;
+    while i < full {
+        // In bounds: i + 4 <= full <= n.
+        let lo = _mm256_loadu_pd(a.as_ptr().add(i));
+        let hi = _mm256_loadu_pd(b.as_ptr().add(i));
+        // Central: !(a > 0) && !(b <= 0), true for NaN.
+        let c = _mm256_and_pd(
+            _mm256_cmp_pd::<_CMP_NGT_UQ>(lo, zero),
+            _mm256_cmp_pd::<_CMP_NLE_UQ>(hi, zero),
+        );
+        central += _mm256_movemask_pd(c).count_ones() as usize;
+        let sat = _mm256_and_pd(
+            _mm256_cmp_pd::<_CMP_LE_OQ>(lo, sat_lo),
+            _mm256_cmp_pd::<_CMP_GE_OQ>(hi, sat_hi),
+        );
+        let mask = _mm256_movemask_pd(sat);
+        let op = out.as_mut_ptr().add(i);
+        if mask == 0b1111 {
+            _mm256_storeu_pd(op, neg_zero);
+        } else {
+            for l in 0..4 {
+                if mask & (1 << l) != 0 {
+                    *op.add(l) = -0.0;
+                } else {
+                    rest.push(i + l);
+                }
+            }
+        }
+        i += 4;
+    }
+    central + classify_pairs_portable(&a[full..n], &b[full..n], &mut out[full..n], rest, full)
+}
+
+/// A bound a little beyond 6√2 ≈ 8.4852814: for `|t| >= POLY_SATURATED`, `|t| / √2` (rounded)
+/// is at least 6, where both erf kernels (the polynomial and the C library's) return exactly
+/// ±1. Bounds just inside it simply take
+/// the general path, so the exact threshold does not matter for the results.
+pub(crate) const POLY_SATURATED: f64 = 8.4853;
+
+/// One element of `_log_gauss_mass` with the central subset's erf kernel: the reference for
+/// [`log_gauss_mass_staged`], which performs the same operations in stages.
+#[cfg(test)]
 fn log_gauss_mass_one(kernel: ErfKernel, lo: f64, hi: f64) -> f64 {
     match tail_side(lo, hi) {
         // Mirror the right tail into the left one, where log Φ is accurate.
-        Some(true) => log_diff(log_ndtr(-lo), log_ndtr(-hi)),
-        Some(false) => log_diff(log_ndtr(hi), log_ndtr(lo)),
+        Some(true) => log_diff(crate::special::log_ndtr(-lo), crate::special::log_ndtr(-hi)),
+        Some(false) => log_diff(crate::special::log_ndtr(hi), crate::special::log_ndtr(lo)),
         // Central: log(1 - Φ(a) - Φ(-b)), avoiding cancellation near a total mass of 1.
         None => log1p(-kernel.ndtr(lo) - kernel.ndtr(-hi)),
     }
@@ -142,27 +283,48 @@ pub fn ndtri_exp(y: &[f64]) -> Vec<f64> {
 pub fn ndtri_exp_into(y: &[f64], x: &mut [f64], z: &mut [f64]) {
     let n = y.len().min(x.len()).min(z.len());
     let (y, x, z) = (&y[..n], &mut x[..n], &mut z[..n]);
-    for ((xi, zi), &yi) in x.iter_mut().zip(z.iter_mut()).zip(y) {
-        let zv = if yi > -1e-2 { (-yi.exp_m1()).ln() } else { yi };
-        *zi = zv;
+    for (zi, &yi) in z.iter_mut().zip(y) {
+        *zi = if yi > -1e-2 {
+            ln_call(-exp_m1_call(yi))
+        } else {
+            yi
+        };
+    }
+    // The starting points; the logistic one, `-c·log(expm1(-z))`, in two stages (as in the
+    // Newton steps below, so that consecutive C library calls are independent).
+    for (xi, &zv) in x.iter_mut().zip(z.iter()) {
         *xi = if zv < -5.0 {
             -(-2.0 * (zv + NORM_PDF_LOG_C)).sqrt()
         } else if zv >= -5.0 {
-            -NDTRI_EXP_APPROX_C * (-zv).exp_m1().ln()
+            exp_m1_call(-zv)
         } else {
             // z is NaN: Optuna leaves this entry uninitialised and the first Newton step turns
             // it into NaN whatever it held.
             f64::NAN
         };
     }
+    for (xi, &zv) in x.iter_mut().zip(z.iter()) {
+        if zv >= -5.0 {
+            *xi = -NDTRI_EXP_APPROX_C * ln_call(*xi);
+        }
+    }
+    // Each step runs in stages over the whole batch (log Φ of every element, then every
+    // exponential, then the updates) rather than element by element: the C library calls of
+    // consecutive elements are then independent and overlap, instead of each element waiting
+    // for its own chain erf → log → exp. Every element sees the same operations.
+    let mut log_ndtr_x = vec![0.0; n];
+    let mut ratio = vec![0.0; n];
     for _ in 0..NDTRI_EXP_MAX_ITER {
-        let mut converged = true;
-        for (xi, &zi) in x.iter_mut().zip(z.iter()) {
-            let xv = *xi;
-            let log_ndtr_x = log_ndtr(xv);
+        log_ndtr_staged(x, &mut log_ndtr_x);
+        for ((r, &l), &xv) in ratio.iter_mut().zip(&log_ndtr_x).zip(x.iter()) {
             let log_norm_pdf_x = -0.5 * (xv * xv) - NORM_PDF_LOG_C;
-            let dx = (log_ndtr_x - zi) * (log_ndtr_x - log_norm_pdf_x).exp();
-            let x_new = xv - dx;
+            *r = (l - log_norm_pdf_x).exp();
+        }
+        let mut converged = true;
+        let terms = log_ndtr_x.iter().zip(&ratio);
+        for ((xi, &zi), (&l, &r)) in x.iter_mut().zip(z.iter()).zip(terms) {
+            let dx = (l - zi) * r;
+            let x_new = *xi - dx;
             *xi = x_new;
             converged &= dx.abs() < NDTRI_EXP_RTOL * x_new.abs();
         }
@@ -205,19 +367,36 @@ pub fn ppf_into(q: &[f64], a: &[f64], b: &[f64], out: &mut [f64]) -> Result<(), 
     log_gauss_mass_into(a, b, &mut log_mass)?;
 
     // Gather the targets: left-case elements first, right-case ones after, each in order.
+    // In stages (the tail log masses, the log quantiles, then the sums) so that the C library
+    // calls of consecutive elements are independent; each element sees the same operations.
     let n_left = a.iter().filter(|&&v| v < 0.0).count();
+    let tail_at: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(&ai, &bi)| if ai < 0.0 { ai } else { -bi })
+        .collect();
+    let mut tails = vec![0.0; n];
+    log_ndtr_staged(&tail_at, &mut tails);
+    let log_q: Vec<f64> = q
+        .iter()
+        .zip(a)
+        .map(|(&qi, &ai)| if ai < 0.0 { ln_call(qi) } else { log1p(-qi) })
+        .collect();
     let mut targets = vec![0.0; n];
     {
         let (y_left, y_right) = targets.split_at_mut(n_left);
         let mut left_iter = y_left.iter_mut();
         let mut right_iter = y_right.iter_mut();
-        for (((&qi, &ai), &bi), &mi) in q.iter().zip(a).zip(b).zip(&log_mass) {
-            if ai < 0.0 {
-                if let Some(slot) = left_iter.next() {
-                    *slot = logaddexp(log_ndtr(ai), qi.ln() + mi);
-                }
-            } else if let Some(slot) = right_iter.next() {
-                *slot = logaddexp(log_ndtr(-bi), log1p(-qi) + mi);
+        for (i, &ai) in a.iter().enumerate() {
+            let slot = if ai < 0.0 {
+                left_iter.next()
+            } else {
+                right_iter.next()
+            };
+            if let (Some(slot), Some(&tail), Some(&lq), Some(&mi)) =
+                (slot, tails.get(i), log_q.get(i), log_mass.get(i))
+            {
+                *slot = logaddexp(tail, lq + mi);
             }
         }
     }
@@ -484,23 +663,99 @@ mod tests {
 
     #[test]
     fn saturation_shortcut_is_exact() {
-        // Sweep the neighbourhood of the threshold and far beyond it: the general central
-        // formula must give exactly -0.0 wherever the shortcut applies.
-        let mut lo = -POLY_SATURATED;
-        while lo > -60.0 {
-            for hi in [POLY_SATURATED, 8.5, 9.0, 20.0, 1e3, f64::INFINITY] {
-                let general = log_gauss_mass_one(ErfKernel::Polynomial, lo, hi);
-                assert_eq!(general.to_bits(), (-0.0f64).to_bits(), "lo={lo} hi={hi}");
-                let general = log_gauss_mass_one(ErfKernel::Polynomial, -hi, -lo);
-                assert_eq!(
-                    general.to_bits(),
-                    (-0.0f64).to_bits(),
-                    "lo={} hi={}",
-                    -hi,
-                    -lo
+        // Sweep the neighbourhood of the threshold and far beyond it: with either erf kernel,
+        // the general central formula must give exactly -0.0 wherever the shortcut applies.
+        for kernel in [ErfKernel::Polynomial, ErfKernel::Libm] {
+            let mut lo = -POLY_SATURATED;
+            while lo > -60.0 {
+                for hi in [POLY_SATURATED, 8.5, 9.0, 20.0, 1e3, 1e300, f64::INFINITY] {
+                    for (l, h) in [(lo, hi), (-hi, -lo), (f64::NEG_INFINITY, hi)] {
+                        let general = log_gauss_mass_one(kernel, l, h);
+                        assert_eq!(
+                            general.to_bits(),
+                            (-0.0f64).to_bits(),
+                            "{kernel:?} lo={l} hi={h}"
+                        );
+                    }
+                }
+                lo = if lo > -8.6 { lo - 1e-6 } else { lo * 1.01 };
+            }
+        }
+    }
+
+    #[test]
+    fn staged_masses_match_element_by_element() {
+        let vals = [
+            -1e300, -60.0, -30.0, -9.0, -8.48, -6.1, -3.0, -1.0, -0.3, -0.0, 0.0, 0.2, 1.0, 2.5,
+            5.9, 6.1, 8.48, 9.0, 25.0, 1e300,
+        ];
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for &x in &vals {
+            for &y in &vals {
+                a.push(x);
+                b.push(y);
+            }
+        }
+        a.push(f64::NAN);
+        b.push(1.0);
+        for kernel in [ErfKernel::Polynomial, ErfKernel::Libm] {
+            let mut staged = vec![0.0; a.len()];
+            log_gauss_mass_staged(kernel, &a, &b, &mut staged);
+            for ((&lo, &hi), &got) in a.iter().zip(&b).zip(&staged) {
+                let want = log_gauss_mass_one(kernel, lo, hi);
+                assert!(
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                    "{kernel:?} lo={lo} hi={hi}: {got} vs {want}"
                 );
             }
-            lo = if lo > -8.6 { lo - 1e-6 } else { lo * 1.01 };
+        }
+    }
+
+    #[test]
+    fn pair_classification_matches_element_by_element() {
+        let vals = [
+            -1e300,
+            -60.0,
+            -9.0,
+            -POLY_SATURATED,
+            -8.48,
+            -1.0,
+            -0.0,
+            0.0,
+            0.5,
+            8.48,
+            POLY_SATURATED,
+            9.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for &x in &vals {
+            for &y in &vals {
+                a.push(x);
+                b.push(y);
+            }
+        }
+        for len in [0, 1, 3, 4, 5, 17, a.len()] {
+            let (mut o1, mut o2) = (vec![1.0; len], vec![1.0; len]);
+            let (mut r1, mut r2) = (Vec::new(), Vec::new());
+            let c1 = classify_pairs_portable(&a[..len], &b[..len], &mut o1, &mut r1, 0);
+            let c2 = classify_pairs(&a[..len], &b[..len], &mut o2, &mut r2);
+            assert_eq!(c1, c2);
+            assert_eq!(r1, r2);
+            assert_eq!(
+                o1.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                o2.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+            let central = a[..len]
+                .iter()
+                .zip(&b[..len])
+                .filter(|&(&x, &y)| tail_side(x, y).is_none())
+                .count();
+            assert_eq!(c1, central);
         }
     }
 

@@ -214,6 +214,167 @@ fn timing_d10_25_975() {
     }
 }
 
+/// Runs `sample_step` on one case many times, for profilers (`valgrind --tool=callgrind`,
+/// `perf`): `FT_PROFILE_CASE` (default `sphere10_trial1000`), `FT_PROFILE_ITERS` (default 200).
+/// Other parts instead of the whole step: `FT_PROFILE_BELOW_ONLY` (build the below estimator,
+/// draw, score under it), `FT_PROFILE_SCORE_ONLY` (score under the above estimator, its cache
+/// built once), with `FT_PROFILE_SCORE_BELOW` (score under fresh copies of the below
+/// estimator, cache included). With `FT_PROFILE_BREAKDOWN`, also prints the median and
+/// minimum time of each phase (build below/above, draw, score below/above, scoring under above
+/// again with its cache built).
+///
+/// ```text
+/// FT_PROFILE_ITERS=1 FT_PROFILE_BREAKDOWN=1 cargo test --release -p ferrotune-core \
+///     --test estimator_step profile_step -- --ignored --nocapture
+/// ```
+#[test]
+#[ignore]
+fn profile_step() {
+    use ferrotune_core::parzen::ParzenEstimator;
+    let name = std::env::var("FT_PROFILE_CASE").unwrap_or_else(|_| "sphere10_trial1000".into());
+    let iters: usize = std::env::var("FT_PROFILE_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let Some(c) = CASES.iter().find(|c| c.name == name) else {
+        panic!("case {name} missing");
+    };
+    let p = params(c);
+    if std::env::var("FT_PROFILE_SCORE_ONLY").is_ok() {
+        // Score the candidates under an already built above estimator (cached data), only.
+        let above = ParzenEstimator::new(
+            c.dims,
+            c.above,
+            c.n_above,
+            c.above_weights,
+            &p,
+            &StableArgSort,
+        );
+        let below = ParzenEstimator::new(
+            c.dims,
+            c.below,
+            c.n_below,
+            c.below_weights,
+            &p,
+            &StableArgSort,
+        );
+        let (Ok(above), Ok(below)) = (above, below) else {
+            panic!("build failed")
+        };
+        let mut r = rng(c);
+        let cand = below.sample(&mut r, c.n_candidates);
+        if std::env::var("FT_PROFILE_SCORE_BELOW").is_ok() {
+            // A fresh below estimator each time, so that its scoring cache is built too.
+            for _ in 0..iters {
+                let fresh = below.clone();
+                std::hint::black_box(fresh.log_pdf(&cand, c.n_candidates).ok());
+            }
+            return;
+        }
+        for _ in 0..iters {
+            std::hint::black_box(above.log_pdf(&cand, c.n_candidates).ok());
+        }
+        return;
+    }
+    if std::env::var("FT_PROFILE_BELOW_ONLY").is_ok() {
+        // Build the below estimator, draw and score under it only (for profilers).
+        for _ in 0..iters {
+            let below = ParzenEstimator::new(
+                c.dims,
+                c.below,
+                c.n_below,
+                c.below_weights,
+                &p,
+                &StableArgSort,
+            );
+            let Ok(below) = below else {
+                panic!("build failed")
+            };
+            let mut r = rng(c);
+            let cand = below.sample(&mut r, c.n_candidates);
+            std::hint::black_box(below.log_pdf(&cand, c.n_candidates).ok());
+        }
+        return;
+    }
+    for _ in 0..iters {
+        let mut r = rng(c);
+        let out = sample_step(
+            c.dims,
+            c.below,
+            c.n_below,
+            c.below_weights,
+            c.above,
+            c.n_above,
+            c.above_weights,
+            &p,
+            c.n_candidates,
+            &mut r,
+            &StableArgSort,
+        );
+        std::hint::black_box(out.ok());
+    }
+    if std::env::var("FT_PROFILE_BREAKDOWN").is_err() {
+        return;
+    }
+    // Phase breakdown: medians over many repetitions.
+    let mut t = vec![Vec::new(); 6];
+    for _ in 0..400 {
+        let t0 = Instant::now();
+        let below = ParzenEstimator::new(
+            c.dims,
+            c.below,
+            c.n_below,
+            c.below_weights,
+            &p,
+            &StableArgSort,
+        );
+        let t1 = Instant::now();
+        let above = ParzenEstimator::new(
+            c.dims,
+            c.above,
+            c.n_above,
+            c.above_weights,
+            &p,
+            &StableArgSort,
+        );
+        let t2 = Instant::now();
+        let (Ok(below), Ok(above)) = (below, above) else {
+            panic!("build failed");
+        };
+        let mut r = rng(c);
+        let cand = below.sample(&mut r, c.n_candidates);
+        let t3 = Instant::now();
+        let lb = below.log_pdf(&cand, c.n_candidates);
+        let t4 = Instant::now();
+        let la = above.log_pdf(&cand, c.n_candidates);
+        let t5 = Instant::now();
+        let la2 = above.log_pdf(&cand, c.n_candidates);
+        let t6 = Instant::now();
+        std::hint::black_box((lb.ok(), la.ok(), la2.ok()));
+        for (v, d) in t
+            .iter_mut()
+            .zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5])
+        {
+            v.push(d.as_secs_f64() * 1e6);
+        }
+    }
+    for (v, label) in t.iter_mut().zip([
+        "build below",
+        "build above",
+        "draw",
+        "score below",
+        "score above",
+        "again (cached)",
+    ]) {
+        v.sort_by(f64::total_cmp);
+        println!(
+            "{label:>12}: median {:7.1} us, min {:7.1} us",
+            v[v.len() / 2],
+            v[0]
+        );
+    }
+}
+
 #[rustfmt::skip]
 static CASES: &[StepCase] = &[
     // BEGIN GENERATED by tests/gen_estimator_golden.py
