@@ -439,14 +439,20 @@ def _stale_tree(base: Path, package_version: str, native_version: str) -> Path:
 
 
 _STALE_PROBE = """
-import json
-import ferrotune
-result = {"version": ferrotune.__version__, "package": ferrotune.__file__}
-try:
-    result["backend"] = ferrotune.get_backend()
-except ferrotune.NativeBuildMismatchError as exc:
-    result["error"] = str(exc)
-    result["is_import_error"] = isinstance(exc, ImportError)
+import importlib.metadata, json, sys, warnings
+result = {"version": importlib.metadata.version("ferrotune")}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    try:
+        import ferrotune
+    except ImportError as exc:
+        result["import_error"] = type(exc).__name__
+        result["error"] = str(exc)
+        result["package"] = sys.modules["ferrotune._version"].__file__
+    else:
+        result["package"] = ferrotune.__file__
+        result["backend"] = ferrotune.get_backend()
+result["warnings"] = [str(w.message) for w in caught]
 print(json.dumps(result))
 """
 
@@ -467,9 +473,17 @@ def test_stale_native_module_is_refused(tmp_path: Path, backend: str) -> None:
     report = _probe(tree, backend, tmp_path)
     assert report["version"] == "7.3.1"
     assert "backend" not in report, f"a stale native module was used: {report}"
+    # refused eagerly, by `import ferrotune` itself, with the typed error
+    assert report["import_error"] == "NativeBuildMismatchError", report
     message = report["error"]
     assert "7.3.1" in message and "7.2.0" in message and "stale build" in message, message
-    assert report["is_import_error"] is True
+
+
+def test_stale_native_module_only_warns_when_python_backend_is_forced(tmp_path: Path) -> None:
+    tree = _stale_tree(tmp_path / "site", package_version="7.3.1", native_version="7.2.0")
+    report = _probe(tree, "python", tmp_path)
+    assert report.get("backend") == "python", report
+    assert any("stale build" in w and "7.2.0" in w for w in report["warnings"]), report
 
 
 def test_matching_native_module_is_accepted(tmp_path: Path) -> None:

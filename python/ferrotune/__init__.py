@@ -10,7 +10,7 @@ The heavy lifting runs in the native module ``ferrotune._core``; when it is miss
 
 from __future__ import annotations
 
-from ferrotune._backend import get_backend, native_available
+from ferrotune._backend import check_native_at_import, get_backend, native_available
 from ferrotune._version import __version__
 from ferrotune.exceptions import (
     BackendUnavailableError,
@@ -28,6 +28,10 @@ from ferrotune.sampler import (
     hyperopt_default_gamma,
 )
 from ferrotune.scheduler import Hyperband, Job
+
+# A native module left over from another version is refused here, at import, not at first use.
+check_native_at_import()
+del check_native_at_import
 
 __all__ = [
     "__version__",

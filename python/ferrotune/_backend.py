@@ -186,14 +186,47 @@ def _load_rust(choice: str) -> Backend | None:
             stacklevel=3,
         )
         return None
-    native_version = getattr(_core, "__version__", None)
-    if __version__ != "unknown" and native_version != __version__:
-        raise NativeBuildMismatchError(
-            f"ferrotune {__version__} found a native module built for version {native_version} "
-            f"({getattr(_core, '__file__', '?')}): a stale build. Rebuild it with `pip install .` "
-            "or `maturin develop`."
-        )
+    _raise_if_stale(_core)
     return RustBackend(_core)
+
+
+def _stale_message(core: Any) -> str | None:
+    native_version = getattr(core, "__version__", None)
+    if __version__ == "unknown" or native_version == __version__:
+        return None
+    return (
+        f"ferrotune {__version__} found a native module built for version {native_version} "
+        f"({getattr(core, '__file__', '?')}): a stale build. Rebuild it with `pip install .` "
+        "or `maturin develop`, or delete that file to use the pure-Python fallback."
+    )
+
+
+def _raise_if_stale(core: Any) -> None:
+    message = _stale_message(core)
+    if message is not None:
+        raise NativeBuildMismatchError(message)
+
+
+def check_native_at_import() -> None:
+    """Run by ``import ferrotune``: compare the native module's version with the package's.
+
+    A stale native module is an error right away (``NativeBuildMismatchError``, an
+    ``ImportError``) unless ``FERROTUNE_BACKEND=python`` says it will not be used, in which case
+    it is only a warning. A missing native module is not checked here: the fallback warning is
+    given when a backend is first needed.
+    """
+    try:
+        from ferrotune import _core  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    message = _stale_message(_core)
+    if message is None:
+        return
+    choice = os.environ.get(ENV_VAR, "auto").strip().lower()
+    if choice == "python":
+        warnings.warn(message + " (ignored: FERROTUNE_BACKEND=python)", FallbackWarning, stacklevel=3)
+        return
+    raise NativeBuildMismatchError(message)
 
 
 def get_backend_impl() -> Backend:
