@@ -28,6 +28,7 @@ from ferrotune.sampler import (
     hyperopt_default_gamma,
 )
 from ferrotune.scheduler import Hyperband, Job
+from ferrotune.study import Study, Trial, create_study
 
 __all__ = [
     "__version__",
@@ -36,6 +37,9 @@ __all__ = [
     "HyperbandPruner",
     "Hyperband",
     "Job",
+    "Study",
+    "Trial",
+    "create_study",
     "get_backend",
     "native_available",
     "default_gamma",
