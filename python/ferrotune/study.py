@@ -50,6 +50,7 @@ from ferrotune.sampler import (
 )
 
 _logger = get_logger("ferrotune.study")
+_MISSING = object()
 
 _RUNNING = TrialState.RUNNING
 _COMPLETE = TrialState.COMPLETE
@@ -104,26 +105,40 @@ class _Record:
         "start",
         "complete",
         "row",
-        "frozen",
+        "shape",
+        "pvalues",
     )
 
     def __init__(self, number: int) -> None:
         self.number = number
         self.state = _RUNNING
         self.values: Optional[list[float]] = None
-        self.params: dict[str, Any] = {}
-        self.distributions: dict[str, BaseDistribution] = {}
+        # While running: dicts. Once finished: ``shape`` (parameter names and a distributions
+        # dict, shared by all trials with the same distributions) and a tuple of values.
+        self.params: Optional[dict[str, Any]] = {}
+        self.distributions: Optional[dict[str, BaseDistribution]] = {}
+        self.shape: Optional[tuple[tuple[str, ...], dict[str, BaseDistribution]]] = None
+        self.pvalues: tuple = ()
         self.intermediate_values: Optional[dict[int, float]] = None
         self.user_attrs: Optional[dict[str, Any]] = None
         self.system_attrs: Optional[dict[str, Any]] = None
         self.start = time.time()
         self.complete: Optional[float] = None
         self.row = -1
-        self.frozen: Optional[FrozenTrial] = None
+
+    def get_params(self) -> dict[str, Any]:
+        if self.params is not None:
+            return self.params
+        assert self.shape is not None
+        return dict(zip(self.shape[0], self.pvalues))
+
+    def get_distributions(self) -> dict[str, BaseDistribution]:
+        if self.distributions is not None:
+            return self.distributions
+        assert self.shape is not None
+        return self.shape[1]
 
     def to_frozen(self) -> FrozenTrial:
-        if self.frozen is not None:
-            return self.frozen
         values = self.values
         frozen = FrozenTrial(
             number=self.number,
@@ -132,15 +147,13 @@ class _Record:
             values=None if values is None else list(values),
             datetime_start=datetime.fromtimestamp(self.start),
             datetime_complete=None if self.complete is None else datetime.fromtimestamp(self.complete),
-            params=dict(self.params),
-            distributions=dict(self.distributions),
+            params=dict(self.get_params()),
+            distributions=dict(self.get_distributions()),
             user_attrs=dict(self.user_attrs or {}),
             system_attrs=dict(self.system_attrs or {}),
             intermediate_values=dict(self.intermediate_values or {}),
             trial_id=self.number,
         )
-        if self.state != _RUNNING:
-            self.frozen = frozen
         return frozen
 
 
@@ -244,11 +257,11 @@ class Trial:
 
     @property
     def params(self) -> dict[str, Any]:
-        return dict(self._rec.params)
+        return dict(self._rec.get_params())
 
     @property
     def distributions(self) -> dict[str, BaseDistribution]:
-        return dict(self._rec.distributions)
+        return dict(self._rec.get_distributions())
 
     @property
     def user_attrs(self) -> dict[str, Any]:
@@ -263,7 +276,7 @@ class Trial:
         return self._study
 
     def __repr__(self) -> str:
-        return f"ferrotune.Trial(number={self._rec.number}, params={self._rec.params})"
+        return f"ferrotune.Trial(number={self._rec.number}, params={self._rec.get_params()})"
 
 
 def _sampler_settings(sampler: Any, seed: Optional[int]) -> dict[str, Any]:
@@ -370,6 +383,7 @@ class Study:
         self._relative_cache: Optional[tuple[dict[str, BaseDistribution], list[int], list[tuple]]] = None
         self._best: Optional[_Record] = None
         self._complete_rows: list[_Record] = []  # multi-objective split input
+        self._shapes: dict[tuple, tuple[tuple[str, ...], dict[str, BaseDistribution]]] = {}
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -619,9 +633,23 @@ class Study:
                         v > best.values[0] if self._maximize else v < best.values[0]  # type: ignore[index]
                     ):
                         self._best = rec
+        self._compact(rec)
         rec.values = values
         rec.state = state
         rec.complete = time.time()
+
+    def _compact(self, rec: _Record) -> None:
+        """Replace a finished trial's dicts by a shared shape and a tuple of values."""
+        params, dists = rec.params, rec.distributions
+        assert params is not None and dists is not None
+        key = tuple([(k, id(d)) for k, d in dists.items()])
+        shape = self._shapes.get(key)
+        if shape is None:
+            # The shape holds the distribution objects, so their ids stay valid as keys.
+            shape = self._shapes[key] = (tuple(dists), dict(dists))
+        rec.shape = shape
+        rec.pvalues = tuple(params.values())
+        rec.params = rec.distributions = None
 
     def _pruned_key(self, rec: _Record) -> tuple[float, float]:
         iv = rec.intermediate_values
@@ -644,9 +672,12 @@ class Study:
     def _suggest(self, trial: Trial, name: str, dist: BaseDistribution, dim: tuple) -> Any:
         rec = trial._rec
         with self._lock:
-            self._check_running(rec)
-            old = rec.distributions.get(name)
-            if old is not None:
+            params = rec.params
+            if params is None:
+                self._check_running(rec)
+            assert params is not None and rec.distributions is not None
+            if name in params:
+                old = rec.distributions[name]
                 _compatible(old, dist)
                 if old is not dist and old != dist and not isinstance(old, CategoricalDistribution):
                     warnings.warn(
@@ -655,31 +686,40 @@ class Study:
                         f"{old._asdict()}",
                         RuntimeWarning,
                     )
-                return rec.params[name]
+                return params[name]
             first = self._param_dist.get(name)
             if first is None:
                 self._param_dist[name] = dist
-            else:
+            elif first is not dist:
                 _compatible(first, dist)
+            internal = None
             if dist.single():
                 value = _get_single_value(dist)
             else:
-                value = None
-                relative = self._relative_params(trial)
-                if name in relative:
+                relative = trial._relative
+                if relative is None:
+                    relative = self._relative_params(trial)
+                value = relative.get(name, _MISSING)
+                if value is not _MISSING:
                     assert trial._relative_space is not None
-                    _compatible(trial._relative_space[name], dist)
-                    candidate = relative[name]
-                    if dist._contains(dist.to_internal_repr(candidate)):
-                        value = candidate
-                if value is None:
+                    rel_dist = trial._relative_space[name]
+                    if rel_dist is not dist:
+                        _compatible(rel_dist, dist)
+                    internal = dist.to_internal_repr(value)
+                    if not dist._contains(internal):
+                        value, internal = _MISSING, None
+                if value is _MISSING:
                     value = self._sample_independent(trial, name, dist, dim)
-            try:
-                internal = dist.to_internal_repr(value)
-            except ValueError as exc:
-                raise InvalidArgumentError(str(exc)) from None
-            self._store.set_param(rec.number, self._column(name), internal)
-            rec.params[name] = value
+            if internal is None:
+                try:
+                    internal = dist.to_internal_repr(value)
+                except ValueError as exc:
+                    raise InvalidArgumentError(str(exc)) from None
+            col = self._col_of.get(name)
+            if col is None:
+                col = self._column(name)
+            self._store.set_param(rec.number, col, internal)
+            params[name] = value
             rec.distributions[name] = dist
             return value
 
@@ -796,14 +836,14 @@ class Study:
         def worker() -> None:
             while claim():
                 try:
-                    frozen = self._run_trial(func, catch)
+                    trial = self._run_trial(func, catch)
                 except BaseException:
                     stop.set()
                     raise
                 if progress is not None:
                     progress.update(1)
                 for cb in callbacks or ():
-                    cb(self, frozen)
+                    cb(self, trial._rec.to_frozen())
                 if gc_after_trial:
                     import gc
 
@@ -838,12 +878,12 @@ class Study:
                 state, _, message = self._tell(trial, result if state is None else None, state, False, warn=False)
                 if state == _FAIL:
                     _logger.warning(
-                        f"Trial {trial.number} failed with parameters: {trial._rec.params} "
+                        f"Trial {trial.number} failed with parameters: {trial._rec.get_params()} "
                         f"because of the following error: {message if err is None else repr(err)}."
                     )
         if err is not None and state == _FAIL and not isinstance(err, catch):
             raise err
-        return trial._rec.to_frozen()
+        return trial
 
     # -- interchange with Optuna ------------------------------------------------------------------
     def to_optuna(
@@ -957,7 +997,7 @@ class Study:
                 elif a == "duration":
                     row[a] = None if r.complete is None else pd.Timedelta(seconds=r.complete - r.start)
                 elif a == "params":
-                    for k, v in r.params.items():
+                    for k, v in r.get_params().items():
                         row[f"params_{k}"] = v
                 elif a == "user_attrs":
                     for k, v in (r.user_attrs or {}).items():

@@ -12,7 +12,7 @@ use crate::parzen::ParzenParams;
 use crate::rng::Mt19937;
 use crate::sort::ArgSort;
 use crate::space::Dim;
-use crate::split::{self, TrialColumns, KIND_COMPLETE, KIND_INFEASIBLE, KIND_PRUNED};
+use crate::split::{KIND_COMPLETE, KIND_INFEASIBLE, KIND_PRUNED};
 use crate::{tpe, CoreError};
 use std::collections::BTreeMap;
 
@@ -91,6 +91,11 @@ pub struct TrialStore {
     columns: Vec<Vec<f64>>,
     /// Row indices ordered by trial number (rows are appended in the order trials finish).
     by_number: Vec<usize>,
+    /// COMPLETE rows in ranking order: by value (descending when maximising), ties by number,
+    /// which is the stable sort of the rows in number order that Optuna performs.
+    ranked: Vec<usize>,
+    /// Scratch marks of the rows that go below (kept to avoid an allocation per step).
+    marks: Vec<bool>,
     running: BTreeMap<i64, Running>,
     maximize: bool,
     rng: Mt19937,
@@ -107,6 +112,8 @@ impl TrialStore {
             infeasible: Vec::new(),
             columns: Vec::new(),
             by_number: Vec::new(),
+            ranked: Vec::new(),
+            marks: Vec::new(),
             running: BTreeMap::new(),
             maximize,
             rng,
@@ -259,6 +266,28 @@ impl TrialStore {
             .by_number
             .partition_point(|&other| self.number[other] < number);
         self.by_number.insert(pos, row);
+        if kind == KIND_COMPLETE {
+            // NaN values (multi-objective rows, ranked by the caller) compare as ties.
+            let key = |r: usize| {
+                let v = if self.maximize {
+                    -self.value[r]
+                } else {
+                    self.value[r]
+                };
+                (v, self.number[r])
+            };
+            let new = key(row);
+            let pos = self.ranked.partition_point(|&other| {
+                let k = key(other);
+                match k.0.partial_cmp(&new.0) {
+                    Some(std::cmp::Ordering::Less) => true,
+                    Some(std::cmp::Ordering::Greater) => false,
+                    _ => k.1 < new.1,
+                }
+            });
+            self.ranked.insert(pos, row);
+        }
+        self.marks.push(false);
         Ok(row)
     }
 
@@ -289,17 +318,7 @@ impl TrialStore {
         }
         let (below_rows, above_rows) = match req.below_rows {
             Some(rows) => self.explicit_split(rows)?,
-            None => {
-                let cols = TrialColumns {
-                    kind: &self.kind,
-                    value: &self.value,
-                    prune_step: &self.prune_step,
-                    prune_value: &self.prune_value,
-                    infeasible: &self.infeasible,
-                    number: &self.number,
-                };
-                split::split(&cols, &self.by_number, req.n_below, self.maximize)?
-            }
+            None => self.ranked_split(req.n_below),
         };
         let (below, nb) = self.gather(&below_rows, req.cols, None);
         let liars: Vec<(i64, &Running)> = if req.constant_liar {
@@ -331,6 +350,52 @@ impl TrialStore {
             &mut self.rng,
             sorter,
         )
+    }
+
+    /// The single-objective below/above split (as [`crate::split::split`] on the rows in number order),
+    /// reading the incrementally ranked COMPLETE rows instead of sorting them each step.
+    fn ranked_split(&mut self, n_below: usize) -> (Vec<usize>, Vec<usize>) {
+        let take = n_below.min(self.ranked.len());
+        let mut below: Vec<usize> = self.ranked[..take].to_vec();
+        let mut quota = n_below - take;
+        if quota > 0 && self.ranked.len() < self.by_number.len() {
+            // Pruned (then infeasible) rows rank after the complete ones; they are rare, so they
+            // are sorted here, exactly as `crate::split::split` sorts them.
+            let mut pruned: Vec<usize> = Vec::new();
+            let mut infeasible: Vec<usize> = Vec::new();
+            for &r in &self.by_number {
+                match self.kind[r] {
+                    KIND_PRUNED => pruned.push(r),
+                    KIND_INFEASIBLE => infeasible.push(r),
+                    _ => {}
+                }
+            }
+            let cmp = |a: f64, b: f64| a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal);
+            pruned.sort_by(|&a, &b| {
+                cmp(self.prune_step[a], self.prune_step[b])
+                    .then_with(|| cmp(self.prune_value[a], self.prune_value[b]))
+            });
+            infeasible.sort_by(|&a, &b| cmp(self.infeasible[a], self.infeasible[b]));
+            for group in [&pruned, &infeasible] {
+                let t = quota.min(group.len());
+                below.extend_from_slice(&group[..t]);
+                quota -= t;
+            }
+        }
+        below.sort_by_key(|&r| self.number[r]);
+        for &r in &below {
+            self.marks[r] = true;
+        }
+        let above: Vec<usize> = self
+            .by_number
+            .iter()
+            .copied()
+            .filter(|&r| !self.marks[r])
+            .collect();
+        for &r in &below {
+            self.marks[r] = false;
+        }
+        (below, above)
     }
 
     /// Rows `below` go below, every other finished row above; both in trial-number order.
@@ -419,6 +484,7 @@ impl TrialStore {
 mod tests {
     use super::*;
     use crate::sort::StableArgSort;
+    use crate::split::{self, TrialColumns};
 
     fn numpy_linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
         // Reference: numpy's linspace for num >= 2.
@@ -486,6 +552,53 @@ mod tests {
         assert!((0.0..=1.0).contains(&x[0]));
         let bad = SampleRequest { cols: &[7], ..req };
         assert!(s.sample(&bad, &StableArgSort).is_err());
+    }
+
+    #[test]
+    fn ranked_split_equals_split() {
+        // Pseudo-random values with many ties, pruned rows, out-of-order finishing.
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        for maximize in [false, true] {
+            let mut s = TrialStore::new(maximize, Mt19937::new(0));
+            let n = 120;
+            for t in 0..n {
+                s.start(t).unwrap_or_default();
+            }
+            let mut order: Vec<i64> = (0..n).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, next() % (i + 1));
+            }
+            for &t in &order {
+                let kind = if next() % 5 == 0 {
+                    KIND_PRUNED
+                } else {
+                    KIND_COMPLETE
+                };
+                let value = (next() % 7) as f64;
+                let (ps, pv) = (-((next() % 3) as f64), (next() % 4) as f64);
+                assert!(s.finish(t, kind, value, ps, pv).is_ok());
+            }
+            let cols = TrialColumns {
+                kind: &s.kind,
+                value: &s.value,
+                prune_step: &s.prune_step,
+                prune_value: &s.prune_value,
+                infeasible: &s.infeasible,
+                number: &s.number,
+            };
+            let by_number = s.by_number.clone();
+            for n_below in [0, 1, 5, 25, 95, 110, 120, 130] {
+                let want = split::split(&cols, &by_number, n_below, maximize).unwrap_or_default();
+                let got = s.clone().ranked_split(n_below);
+                assert_eq!(got, want, "n_below {n_below}, maximize {maximize}");
+            }
+        }
     }
 
     #[test]
