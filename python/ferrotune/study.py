@@ -182,7 +182,7 @@ class Trial:
         entry = _dist_cache.get(key)
         if entry is None:
             entry = _make_dist(key, lambda: FloatDistribution(low, high, log=log, step=step))
-        return self._suggest(name, entry)
+        return self._study._suggest(self, name, entry[0], entry[1])
 
     def suggest_int(
         self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
@@ -380,10 +380,13 @@ class Study:
         self._col_of: dict[str, int] = {}
         self._param_dist: dict[str, BaseDistribution] = {}
         self._intersection: Optional[dict[str, BaseDistribution]] = None
-        self._relative_cache: Optional[tuple[dict[str, BaseDistribution], list[int], list[tuple]]] = None
+        self._relative_cache: Optional[
+            tuple[dict[str, BaseDistribution], list[int], list[tuple], bool]
+        ] = None
         self._best: Optional[_Record] = None
         self._complete_rows: list[_Record] = []  # multi-objective split input
         self._shapes: dict[tuple, tuple[tuple[str, ...], dict[str, BaseDistribution]]] = {}
+        self._intersected: set[int] = set()  # ids of shapes (kept alive by _shapes)
 
     # -- properties -------------------------------------------------------------------------------
     @property
@@ -532,6 +535,8 @@ class Study:
             values: Optional[list[Any]]
             if value_or_values is None:
                 values = None
+            elif type(value_or_values) is float:
+                values = [value_or_values]
             elif isinstance(value_or_values, Sequence) and not isinstance(value_or_values, str):
                 values = list(value_or_values)
             else:
@@ -580,6 +585,8 @@ class Study:
         return state, fvalues, message
 
     def _infeasible(self, values: Sequence[Any]) -> Optional[str]:
+        if len(values) == 1 == len(self._directions) and type(values[0]) is float:
+            return None if values[0] == values[0] else f"The value {values[0]} is not acceptable"
         errors = []
         for v in values:
             try:
@@ -613,16 +620,22 @@ class Study:
                 key = self._pruned_key(rec)
             rec.row = self._store.finish(rec.number, kind, value, key[0], key[1])
             self._n_finished += 1
-            dists = rec.distributions
-            inter = self._intersection
-            if inter is None:
-                self._intersection = dict(dists)
-                self._relative_cache = None
-            else:
-                kept = {k: d for k, d in inter.items() if (dists.get(k) is d or dists.get(k) == d)}
-                if len(kept) != len(inter):
-                    self._intersection = kept
+            shape = self._compact(rec)
+            # Intersecting with the same distributions twice changes nothing.
+            if id(shape) not in self._intersected:
+                self._intersected.add(id(shape))
+                dists = shape[1]
+                inter = self._intersection
+                if inter is None:
+                    self._intersection = dict(dists)
                     self._relative_cache = None
+                else:
+                    kept = {
+                        k: d for k, d in inter.items() if (dists.get(k) is d or dists.get(k) == d)
+                    }
+                    if len(kept) != len(inter):
+                        self._intersection = kept
+                        self._relative_cache = None
             if state == _COMPLETE and values is not None:
                 if self._multi:
                     self._complete_rows.append(rec)
@@ -633,12 +646,13 @@ class Study:
                         v > best.values[0] if self._maximize else v < best.values[0]  # type: ignore[index]
                     ):
                         self._best = rec
-        self._compact(rec)
+        if rec.params is not None:
+            self._compact(rec)
         rec.values = values
         rec.state = state
         rec.complete = time.time()
 
-    def _compact(self, rec: _Record) -> None:
+    def _compact(self, rec: _Record) -> tuple[tuple[str, ...], dict[str, BaseDistribution]]:
         """Replace a finished trial's dicts by a shared shape and a tuple of values."""
         params, dists = rec.params, rec.distributions
         assert params is not None and dists is not None
@@ -650,6 +664,7 @@ class Study:
         rec.shape = shape
         rec.pvalues = tuple(params.values())
         rec.params = rec.distributions = None
+        return shape
 
     def _pruned_key(self, rec: _Record) -> tuple[float, float]:
         iv = rec.intermediate_values
@@ -705,8 +720,13 @@ class Study:
                     rel_dist = trial._relative_space[name]
                     if rel_dist is not dist:
                         _compatible(rel_dist, dist)
-                    internal = dist.to_internal_repr(value)
-                    if not dist._contains(internal):
+                    if type(dist) is FloatDistribution and dist.step is None:
+                        internal = value  # a float drawn by the store
+                        inside = dist.low <= value <= dist.high
+                    else:
+                        internal = dist.to_internal_repr(value)
+                        inside = dist._contains(internal)
+                    if not inside:
                         value, internal = _MISSING, None
                 if value is _MISSING:
                     value = self._sample_independent(trial, name, dist, dim)
@@ -723,7 +743,7 @@ class Study:
             rec.distributions[name] = dist
             return value
 
-    def _relative_space(self) -> tuple[dict[str, BaseDistribution], list[int], list[tuple]]:
+    def _relative_space(self) -> tuple[dict[str, BaseDistribution], list[int], list[tuple], bool]:
         cached = self._relative_cache
         if cached is None:
             space: dict[str, BaseDistribution] = {}
@@ -734,7 +754,9 @@ class Study:
                         space[name] = dist
             cols = [self._column(n) for n in space]
             dims = [tuple(encode_distribution(n, d)) for n, d in space.items()]
-            cached = self._relative_cache = (space, cols, dims)
+            # Continuous floats need no conversion (the store returns Python floats).
+            plain = all(type(d) is FloatDistribution and d.step is None for d in space.values())
+            cached = self._relative_cache = (space, cols, dims, plain)
         return cached
 
     def _relative_params(self, trial: Trial) -> dict[str, Any]:
@@ -742,13 +764,16 @@ class Study:
         if rel is not None:
             return rel
         with self._lock:
-            space, cols, dims = self._relative_space()
+            space, cols, dims, plain = self._relative_space()
             trial._relative_space = space
             if not space or self._n_finished < self._n_startup:
                 rel = trial._relative = {}
                 return rel
             best = self._tpe(trial._rec.number, cols, dims)
-            rel = {name: d.to_external_repr(best[i]) for i, (name, d) in enumerate(space.items())}
+            if plain:
+                rel = dict(zip(space, best))
+            else:
+                rel = {n: d.to_external_repr(v) for (n, d), v in zip(space.items(), best)}
             if self._liar:
                 self._store.set_liar(trial._rec.number, cols, best)
             trial._relative = rel
