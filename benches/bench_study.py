@@ -90,6 +90,7 @@ def long_run(n: int, window: int, seed: int) -> dict[str, float]:
     end = time.process_time()
     gc.collect()
     rss1 = rss_kib()
+    table = study._store.table_bytes
     # Python-side bytes per trial, on a shorter run with tracemalloc on (it slows Python down).
     short = max(200, n // 5)
     other = ferrotune.create_study(seed=seed)
@@ -106,6 +107,7 @@ def long_run(n: int, window: int, seed: int) -> dict[str, float]:
         "cpu_total_s": end - t0,
         "per_trial_last_window_ms": (end - mid) / window * 1e3,
         "rss_bytes_per_trial": (rss1 - rss0) * 1024 / (n - 1),
+        "rust_table_bytes_per_trial": table / n,
         "python_bytes_per_trial": (py1 - py0) / short,
         "python_bytes_trials": short,
     }
@@ -162,7 +164,8 @@ def main() -> None:
         print(
             f"\nferrotune {lr['trials']} trials: {lr['cpu_total_s']:.2f} s CPU; "
             f"{lr['per_trial_last_window_ms']:.3f} ms/trial over the last {args.window}; "
-            f"memory per stored trial: {lr['rss_bytes_per_trial']:.0f} B RSS growth (all), "
+            f"memory per stored trial: {lr['rust_table_bytes_per_trial']:.0f} B Rust table "
+            f"(allocated), {lr['rss_bytes_per_trial']:.0f} B RSS growth (all), "
             f"{lr['python_bytes_per_trial']:.0f} B Python objects (tracemalloc, "
             f"{lr['python_bytes_trials']} trials)"
         )

@@ -54,6 +54,11 @@ class PyTrialStore:
         return len(self.columns)
 
     @property
+    def table_bytes(self) -> int:
+        cols = [self.number, self.kind, self.value, self.prune0, self.prune1, self.infeasible]
+        return sum(c.data.nbytes for c in cols + self.columns)
+
+    @property
     def n_running(self) -> int:
         return len(self.running)
 

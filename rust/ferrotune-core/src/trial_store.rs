@@ -137,6 +137,26 @@ impl TrialStore {
         self.running.len()
     }
 
+    /// Heap bytes held by the finished-trial table (allocated capacity, running trials and
+    /// the random state excluded).
+    pub fn table_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.number.capacity() * size_of::<i64>()
+            + self.kind.capacity() * size_of::<i8>()
+            + (self.value.capacity()
+                + self.prune_step.capacity()
+                + self.prune_value.capacity()
+                + self.infeasible.capacity())
+                * size_of::<f64>()
+            + (self.by_number.capacity() + self.ranked.capacity()) * size_of::<usize>()
+            + self.marks.capacity() * size_of::<bool>()
+            + self
+                .columns
+                .iter()
+                .map(|c| c.capacity() * size_of::<f64>())
+                .sum::<usize>()
+    }
+
     pub fn rng(&self) -> &Mt19937 {
         &self.rng
     }

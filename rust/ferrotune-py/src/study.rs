@@ -165,6 +165,12 @@ impl PyTrialStore {
         self.with(py, |s| Ok(s.n_columns()))
     }
 
+    /// Heap bytes held by the finished-trial table (allocated capacity).
+    #[getter]
+    fn table_bytes(&self, py: Python<'_>) -> PyResult<usize> {
+        self.with(py, |s| Ok(s.table_bytes()))
+    }
+
     #[getter]
     fn n_running(&self, py: Python<'_>) -> PyResult<usize> {
         self.with(py, |s| Ok(s.n_running()))
