@@ -58,11 +58,13 @@ _PRUNED = TrialState.PRUNED
 _FAIL = TrialState.FAIL
 
 # Distributions are immutable; one object per distinct suggest call (checked by identity).
-_dist_cache: dict[tuple, tuple[BaseDistribution, tuple]] = {}
+_dist_cache: dict[tuple, tuple[BaseDistribution, tuple, bool]] = {}
 _dist_cache_lock = threading.Lock()
 
 
-def _make_dist(key: tuple, factory: Callable[[], BaseDistribution]) -> tuple[BaseDistribution, tuple]:
+def _make_dist(
+    key: tuple, factory: Callable[[], BaseDistribution]
+) -> tuple[BaseDistribution, tuple, bool]:
     try:
         dist = factory()
     except ValueError as exc:
@@ -70,7 +72,7 @@ def _make_dist(key: tuple, factory: Callable[[], BaseDistribution]) -> tuple[Bas
     except TypeError as exc:
         raise InvalidArgumentError(str(exc)) from None
     dim = tuple(encode_distribution("?", dist))
-    entry = (dist, dim)
+    entry = (dist, dim, dist.single())
     try:
         with _dist_cache_lock:
             if len(_dist_cache) > 4096:
@@ -182,7 +184,7 @@ class Trial:
         entry = _dist_cache.get(key)
         if entry is None:
             entry = _make_dist(key, lambda: FloatDistribution(low, high, log=log, step=step))
-        return self._study._suggest(self, name, entry[0], entry[1])
+        return self._study._suggest(self, name, entry[0], entry[1], entry[2])
 
     def suggest_int(
         self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
@@ -203,8 +205,8 @@ class Trial:
             entry = _make_dist(key, lambda: CategoricalDistribution(choices=choices))
         return self._suggest(name, entry)
 
-    def _suggest(self, name: str, entry: tuple[BaseDistribution, tuple]) -> Any:
-        return self._study._suggest(self, name, entry[0], entry[1])
+    def _suggest(self, name: str, entry: tuple[BaseDistribution, tuple, bool]) -> Any:
+        return self._study._suggest(self, name, entry[0], entry[1], entry[2])
 
     # -- the rest of Optuna's Trial surface that makes sense without storage ---------------------
     def report(self, value: float, step: int) -> None:
@@ -684,7 +686,14 @@ class Study:
             self._col_of[name] = col
         return col
 
-    def _suggest(self, trial: Trial, name: str, dist: BaseDistribution, dim: tuple) -> Any:
+    def _suggest(
+        self,
+        trial: Trial,
+        name: str,
+        dist: BaseDistribution,
+        dim: tuple,
+        single: Optional[bool] = None,
+    ) -> Any:
         rec = trial._rec
         with self._lock:
             params = rec.params
@@ -708,7 +717,7 @@ class Study:
             elif first is not dist:
                 _compatible(first, dist)
             internal = None
-            if dist.single():
+            if dist.single() if single is None else single:
                 value = _get_single_value(dist)
             else:
                 relative = trial._relative

@@ -1,7 +1,8 @@
 //! Bindings of `ferrotune_core::trial_store`: the `TrialStore` behind `ferrotune.Study`.
 //!
-//! The store sits behind a mutex that is only ever locked with the GIL released, so a thread
-//! waiting for it never blocks Python, and the TPE step runs without the GIL.
+//! The store sits behind a mutex. The TPE step runs with the GIL released; short operations
+//! take the mutex at once when it is free and otherwise wait for it with the GIL released, so
+//! a thread waiting for the store never blocks Python.
 
 use crate::{convert_dims, invalid, map_err, DimTuple, NumpyArgSort};
 use ferrotune_core::parzen::ParzenParams;
@@ -18,6 +19,20 @@ pub struct PyTrialStore {
 }
 
 impl PyTrialStore {
+    /// Run a short operation: at once if the store is free, otherwise wait for it without the
+    /// GIL (the holder may need the GIL to finish).
+    fn quick<R: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut TrialStore) -> Result<R, CoreError> + Send,
+    ) -> PyResult<R> {
+        if let Ok(mut guard) = self.inner.try_lock() {
+            return f(&mut guard).map_err(|e| map_err(py, e));
+        }
+        self.with(py, f)
+    }
+
+    /// Run an operation with the GIL released.
     fn with<R: Send>(
         &self,
         py: Python<'_>,
@@ -60,15 +75,15 @@ impl PyTrialStore {
     }
 
     fn add_column(&self, py: Python<'_>) -> PyResult<usize> {
-        self.with(py, |s| Ok(s.add_column()))
+        self.quick(py, |s| Ok(s.add_column()))
     }
 
     fn start(&self, py: Python<'_>, number: i64) -> PyResult<()> {
-        self.with(py, |s| s.start(number))
+        self.quick(py, |s| s.start(number))
     }
 
     fn set_param(&self, py: Python<'_>, number: i64, col: usize, value: f64) -> PyResult<()> {
-        self.with(py, |s| s.set_param(number, col, value))
+        self.quick(py, |s| s.set_param(number, col, value))
     }
 
     fn set_liar(
@@ -78,7 +93,7 @@ impl PyTrialStore {
         cols: Vec<usize>,
         values: Vec<f64>,
     ) -> PyResult<()> {
-        self.with(py, |s| s.set_liar(number, &cols, &values))
+        self.quick(py, |s| s.set_liar(number, &cols, &values))
     }
 
     fn finish(
@@ -90,13 +105,13 @@ impl PyTrialStore {
         prune_step: f64,
         prune_value: f64,
     ) -> PyResult<usize> {
-        self.with(py, |s| {
+        self.quick(py, |s| {
             s.finish(number, kind, value, prune_step, prune_value)
         })
     }
 
     fn discard(&self, py: Python<'_>, number: i64) -> PyResult<()> {
-        self.with(py, |s| s.discard(number))
+        self.quick(py, |s| s.discard(number))
     }
 
     /// One TPE step; returns the chosen point in the internal representation as a list.
@@ -157,23 +172,23 @@ impl PyTrialStore {
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        self.with(py, |s| Ok(s.len()))
+        self.quick(py, |s| Ok(s.len()))
     }
 
     #[getter]
     fn n_columns(&self, py: Python<'_>) -> PyResult<usize> {
-        self.with(py, |s| Ok(s.n_columns()))
+        self.quick(py, |s| Ok(s.n_columns()))
     }
 
     /// Heap bytes held by the finished-trial table (allocated capacity).
     #[getter]
     fn table_bytes(&self, py: Python<'_>) -> PyResult<usize> {
-        self.with(py, |s| Ok(s.table_bytes()))
+        self.quick(py, |s| Ok(s.table_bytes()))
     }
 
     #[getter]
     fn n_running(&self, py: Python<'_>) -> PyResult<usize> {
-        self.with(py, |s| Ok(s.n_running()))
+        self.quick(py, |s| Ok(s.n_running()))
     }
 }
 
