@@ -406,3 +406,18 @@ def test_trials_dataframe():
     assert list(df["value"]) == [t.value for t in f.trials]
     assert set(df["state"]) == {"COMPLETE"}
     assert "params_kind" in df.columns
+
+
+def test_returned_trials_are_copies():
+    f = ferrotune.create_study(seed=0)
+    t = f.ask()
+    t.suggest_float("x", 0.0, 1.0)
+    t.set_user_attr("k", 1)
+    frozen = f.tell(t, 1.0)
+    assert isinstance(frozen, optuna.trial.FrozenTrial) and frozen.value == 1.0
+    frozen.params["x"] = 99.0
+    frozen.user_attrs["k"] = 2
+    f.trials[0].params["x"] = 98.0
+    assert f.trials[0].params["x"] != 99.0 and f.trials[0].params["x"] != 98.0
+    assert f.trials[0].user_attrs == {"k": 1}
+    assert t.params == f.trials[0].params

@@ -491,9 +491,9 @@ class Study:
     ) -> FrozenTrial:
         """Finish a trial, as ``optuna.Study.tell`` does (a NaN or missing value makes it FAIL
         with a warning)."""
-        state, _, _ = self._tell(trial, values, state, skip_if_finished, warn=True)
-        rec = self._resolve(trial)
-        return copy.deepcopy(rec.to_frozen())
+        self._tell(trial, values, state, skip_if_finished, warn=True)
+        # A fresh FrozenTrial with its own dicts (distributions are immutable and shared).
+        return self._resolve(trial).to_frozen()
 
     def _resolve(self, trial: Union[Trial, int]) -> _Record:
         if isinstance(trial, Trial):
