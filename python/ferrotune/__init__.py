@@ -28,6 +28,7 @@ from ferrotune.sampler import (
     hyperopt_default_gamma,
 )
 from ferrotune.scheduler import Hyperband, Job
+from ferrotune.study import Study, Trial, create_study
 
 # A native module left over from another version is refused here, at import, not at first use.
 check_native_at_import()
@@ -40,6 +41,9 @@ __all__ = [
     "HyperbandPruner",
     "Hyperband",
     "Job",
+    "Study",
+    "Trial",
+    "create_study",
     "get_backend",
     "native_available",
     "default_gamma",

@@ -11,6 +11,7 @@
 //! - [`parzen`]: Parzen estimators (bandwidths, prior, categorical kernels).
 //! - [`mixture`]: sampling from and scoring under a mixture of product kernels.
 //! - [`tpe`]: one TPE step (build below/above estimators, draw, score, pick).
+//! - [`trial_store`]: a native study's trials as columns, and the TPE step over them.
 //! - `simd`: runtime dispatch of plain loops to AVX2-compiled copies.
 //! - [`error`]: the error type.
 //! - [`hyperband`]: Hyperband / successive-halving bracket arithmetic and rung bookkeeping.
@@ -27,6 +28,7 @@ pub mod space;
 pub mod special;
 pub mod split;
 pub mod tpe;
+pub mod trial_store;
 pub mod truncnorm;
 
 pub use error::CoreError;

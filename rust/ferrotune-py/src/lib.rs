@@ -5,6 +5,7 @@
 //! core crate.
 
 mod hyperband;
+mod study;
 
 use ferrotune_core::parzen::{ParzenEstimator, ParzenParams};
 use ferrotune_core::rng::{Mt19937, MT_N};
@@ -21,7 +22,7 @@ use pyo3::prelude::*;
 
 /// A dimension as the Python layer encodes it: `(kind, low, high, step, log, n_choices)`,
 /// with kind 0 = numerical, 1 = categorical and step 0.0 meaning continuous.
-type DimTuple = (u8, f64, f64, f64, bool, usize);
+pub(crate) type DimTuple = (u8, f64, f64, f64, bool, usize);
 
 /// Values plus the advanced MT19937 state `(key, pos)`.
 type WithState<'py, T> = (Bound<'py, T>, Bound<'py, PyArray1<u32>>, usize);
@@ -37,18 +38,18 @@ fn exception(py: Python<'_>, class: &str, message: String) -> PyErr {
     }
 }
 
-fn map_err(py: Python<'_>, err: CoreError) -> PyErr {
+pub(crate) fn map_err(py: Python<'_>, err: CoreError) -> PyErr {
     match err {
         CoreError::InvalidSearchSpace(m) => exception(py, "SearchSpaceError", m),
         CoreError::InvalidArgument(m) => exception(py, "InvalidArgumentError", m),
     }
 }
 
-fn invalid(py: Python<'_>, message: String) -> PyErr {
+pub(crate) fn invalid(py: Python<'_>, message: String) -> PyErr {
     exception(py, "InvalidArgumentError", message)
 }
 
-fn convert_dims(py: Python<'_>, dims: &[DimTuple]) -> PyResult<Vec<Dim>> {
+pub(crate) fn convert_dims(py: Python<'_>, dims: &[DimTuple]) -> PyResult<Vec<Dim>> {
     dims.iter()
         .enumerate()
         .map(|(i, &(kind, low, high, step, log, n_choices))| match kind {
@@ -126,7 +127,7 @@ fn check_width(py: Python<'_>, name: &str, rows: usize, cols: usize, d: usize) -
 /// Orders tied values exactly as `numpy.argsort` (the default, unstable kind) does on this
 /// machine, so that tied kernels get the bandwidths Optuna gives them. Called by the core only
 /// for dimensions that contain ties; it takes the GIL back for the duration of the call.
-struct NumpyArgSort;
+pub(crate) struct NumpyArgSort;
 
 impl ArgSort for NumpyArgSort {
     fn argsort(&self, values: &[f64]) -> Vec<usize> {
@@ -585,5 +586,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mt19937_random_sample, m)?)?;
     m.add_function(wrap_pyfunction!(split_and_gather, m)?)?;
     hyperband::register(m)?;
+    study::register(m)?;
     Ok(())
 }
