@@ -1,5 +1,5 @@
 # Type stub of the private native module ferrotune._core (rust/ferrotune-py).
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -51,3 +51,21 @@ def truncnorm_log_gauss_mass(
 def mt19937_random_sample(
     key: npt.NDArray[np.uint32], pos: int, n: int
 ) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.uint32], int]: ...
+
+# Multi-objective split (rust/ferrotune-py/src/multi_objective.rs; twin: _multi_objective.py).
+def mo_nondomination_ranks(
+    loss: npt.NDArray[np.float64],
+    n_below: Optional[int] = None,
+    penalty: Optional[npt.NDArray[np.float64]] = None,
+) -> npt.NDArray[np.int64]: ...
+def mo_compute_hypervolume(
+    loss: npt.NDArray[np.float64], reference: npt.NDArray[np.float64], assume_pareto: bool = False
+) -> float: ...
+def mo_solve_hssp(
+    loss: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    subset_size: int,
+    reference: npt.NDArray[np.float64],
+) -> npt.NDArray[np.int64]: ...
+def mo_reference_point(loss: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+def mo_split_below(loss: npt.NDArray[np.float64], n_below: int) -> npt.NDArray[np.bool_]: ...

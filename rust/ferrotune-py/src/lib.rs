@@ -5,6 +5,7 @@
 //! core crate.
 
 mod hyperband;
+mod multi_objective;
 
 use ferrotune_core::parzen::{ParzenEstimator, ParzenParams};
 use ferrotune_core::rng::{Mt19937, MT_N};
@@ -585,5 +586,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mt19937_random_sample, m)?)?;
     m.add_function(wrap_pyfunction!(split_and_gather, m)?)?;
     hyperband::register(m)?;
+    multi_objective::register(m)?;
     Ok(())
 }
