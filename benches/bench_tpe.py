@@ -17,6 +17,11 @@ for the 1,000 checkpoint) and prints a Markdown table. It measures and prints; i
     python benches/bench_tpe.py                                  # 1,000 trials, the samplers' defaults
     python benches/bench_tpe.py --trials 5000 --checkpoints 1000,2000,5000 --optuna-max-trials 2000
     python benches/bench_tpe.py --univariate --repeats 3 --json results.json
+    python benches/bench_tpe.py --objectives 3 --dims 10                 # multi-objective study
+
+With ``--objectives K`` (K > 1) the study minimises K conflicting objectives (the squared
+distances of the point to K different centres), which exercises the multi-objective split:
+non-domination ranks and hypervolume subset selection on every TPE step.
 """
 
 from __future__ import annotations
@@ -119,6 +124,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=10,
         help="float parameters per trial (default %(default)s)",
     )
+    parser.add_argument(
+        "--objectives",
+        type=_positive_int,
+        default=1,
+        help="objectives per study (default %(default)s); K > 1 makes a multi-objective study",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--multivariate",
@@ -219,31 +230,43 @@ def run_study(
     n_trials: int,
     dims: int,
     progress: Callable[[int, list[float]], None] | None = None,
+    objectives: int = 1,
 ) -> Run:
     """The ``study.optimize`` loop spelled out as ask/tell, timing each iteration."""
-    study = optuna_study(sampler)
+    study = optuna_study(sampler, objectives)
     names = [f"x{i}" for i in range(dims)]
     run = Run(seed=-1)
     for number in range(n_trials):
-        timed_trial(study, names, run)
+        timed_trial(study, names, run, objectives)
         if progress is not None:
             progress(number + 1, run.cpu_seconds)
-    run.best_value = float(study.best_value)
+    run.best_value = best_value(study, objectives)
     return run
 
 
-def optuna_study(sampler: Any) -> Any:
+def best_value(study: Any, objectives: int) -> float:
+    """The best value (single objective) or the size of the Pareto front (multi-objective)."""
+    if objectives == 1:
+        return float(study.best_value)
+    return float(len(study.best_trials))
+
+
+def optuna_study(sampler: Any, objectives: int = 1) -> Any:
     import optuna
 
-    return optuna.create_study(sampler=sampler)  # in-memory storage
+    # in-memory storage
+    return optuna.create_study(sampler=sampler, directions=["minimize"] * objectives)
 
 
-def timed_trial(study: Any, names: list[str], run: Run) -> None:
+def timed_trial(study: Any, names: list[str], run: Run, objectives: int = 1) -> None:
     """One ask -> suggest -> tell round, its CPU and wall time appended to ``run``."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
     trial = study.ask()
-    value = sum(trial.suggest_float(name, -5.0, 5.0) ** 2 for name in names)
-    study.tell(trial, value)
+    x = [trial.suggest_float(name, -5.0, 5.0) for name in names]
+    if objectives == 1:
+        study.tell(trial, sum(v * v for v in x))
+    else:  # squared distances to K centres on the diagonal: conflicting objectives
+        study.tell(trial, [sum((v - 2.0 * k) ** 2 for v in x) for k in range(objectives)])
     run.cpu_seconds.append(time.process_time() - cpu0)
     run.wall_seconds.append(time.perf_counter() - wall0)
 
@@ -259,14 +282,19 @@ def benchmark(args: argparse.Namespace) -> dict[str, SamplerResult]:
 
     # Untimed warm-up: lazy imports and first-call costs must not land in the first window.
     for key in results:
-        run_study(factories[key](args.seed), min(WARMUP_TRIALS, args.trials), args.dims)
+        run_study(
+            factories[key](args.seed),
+            min(WARMUP_TRIALS, args.trials),
+            args.dims,
+            objectives=args.objectives,
+        )
 
     # Side by side: every sampler runs its own study, and the studies advance in lockstep, one
     # trial each in turn, so that load changes on the machine hit all samplers alike.
     for repeat in range(args.repeats):
         seed = args.seed + repeat
         keys = list(results)
-        studies = {key: optuna_study(factories[key](seed)) for key in keys}
+        studies = {key: optuna_study(factories[key](seed), args.objectives) for key in keys}
         runs = {key: Run(seed=seed) for key in keys}
         progress = {
             key: (None if args.quiet else _progress_printer(key, repeat, args)) for key in keys
@@ -277,12 +305,12 @@ def benchmark(args: argparse.Namespace) -> dict[str, SamplerResult]:
             for key in keys:
                 if number >= results[key].n_trials:
                     continue
-                timed_trial(studies[key], names, runs[key])
+                timed_trial(studies[key], names, runs[key], args.objectives)
                 report = progress[key]
                 if report is not None:
                     report(number + 1, runs[key].cpu_seconds)
         for key in keys:
-            runs[key].best_value = float(studies[key].best_value)
+            runs[key].best_value = best_value(studies[key], args.objectives)
             results[key].runs.append(runs[key])
         if not args.quiet:
             print(
@@ -371,11 +399,15 @@ def _ratio(
 def markdown_table(
     results: dict[str, SamplerResult], args: argparse.Namespace, env: dict[str, Any]
 ) -> str:
-    mode = {None: "default: multivariate", True: "multivariate", False: "univariate"}[
+    default = "univariate" if args.objectives > 1 else "multivariate"
+    mode = {None: f"default: {default}", True: "multivariate", False: "univariate"}[
         args.multivariate
     ]
+    what = f"{args.dims} float parameters"
+    if args.objectives > 1:
+        what += f", {args.objectives} objectives"
     lines = [
-        f"### TPE per-trial CPU time ({mode}, {args.dims} float parameters)",
+        f"### TPE per-trial CPU time ({mode}, {what})",
         "",
         f"ferrotune {env['ferrotune']} (backend `{env['backend']}`), Optuna {env['optuna']}, "
         f"numpy {env['numpy']}, Python {env['python']}, {env['platform']}, "
@@ -444,6 +476,7 @@ def to_json(
         "repeats": args.repeats,
         "seed": args.seed,
         "dims": args.dims,
+        "objectives": args.objectives,
         "multivariate": args.multivariate,
         "timer": "time.process_time",
     }

@@ -1,5 +1,5 @@
 # Type stub of the private native module ferrotune._core (rust/ferrotune-py).
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -85,3 +85,20 @@ class TrialStore:
     def numbers(self) -> npt.NDArray[np.int64]: ...
     def rng_state(self) -> Tuple[npt.NDArray[np.uint32], int]: ...
     def __len__(self) -> int: ...
+# Multi-objective split (rust/ferrotune-py/src/multi_objective.rs; twin: _multi_objective.py).
+def mo_nondomination_ranks(
+    loss: npt.NDArray[np.float64],
+    n_below: Optional[int] = None,
+    penalty: Optional[npt.NDArray[np.float64]] = None,
+) -> npt.NDArray[np.int64]: ...
+def mo_compute_hypervolume(
+    loss: npt.NDArray[np.float64], reference: npt.NDArray[np.float64], assume_pareto: bool = False
+) -> float: ...
+def mo_solve_hssp(
+    loss: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    subset_size: int,
+    reference: npt.NDArray[np.float64],
+) -> npt.NDArray[np.int64]: ...
+def mo_reference_point(loss: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+def mo_split_below(loss: npt.NDArray[np.float64], n_below: int) -> npt.NDArray[np.bool_]: ...

@@ -21,7 +21,7 @@ from optuna.logging import get_logger
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.trial import FrozenTrial, TrialState
 
-from ferrotune import _history
+from ferrotune import _history, _multi_objective
 from ferrotune._backend import get_backend_impl
 from ferrotune._space import encode_space
 from ferrotune.exceptions import InvalidArgumentError
@@ -465,8 +465,8 @@ class TPESampler(BaseSampler):
                 below = above = np.empty((0, len(names)))
                 above_rows = np.empty(0, dtype=np.intp)
             elif multi_objective:
-                below_rows, above_rows = _history.split_rows(
-                    hist, finished_rows, n_below, self._split_multi_objective(study)
+                below_rows, above_rows = _multi_objective.split_rows(
+                    hist, study, finished_rows, n_below
                 )
                 below, _ = hist.gather(below_rows, cols)
                 above, above_rows = hist.gather(above_rows, cols)
@@ -537,23 +537,3 @@ class TPESampler(BaseSampler):
         )
         order = np.argsort(numbers, kind="stable")
         return _complete_rows(np.concatenate([above, extra])[order])
-
-    @staticmethod
-    def _split_multi_objective(
-        study: Study,
-    ) -> Callable[[_history.StudyHistory, np.ndarray, int], tuple[np.ndarray, np.ndarray]]:
-        """The complete-trial split of a multi-objective study: non-domination ranks with
-        hypervolume subset selection on the last rank, delegated to Optuna's implementation
-        for now (the Rust port is tracked separately)."""
-        from optuna.samplers._tpe.sampler import _split_complete_trials_multi_objective
-
-        def split(
-            hist: _history.StudyHistory, complete: np.ndarray, n_below: int
-        ) -> tuple[np.ndarray, np.ndarray]:
-            trials = [hist.trials[r] for r in complete]
-            below, _ = _split_complete_trials_multi_objective(trials, study, n_below)
-            below_ids = {t._trial_id for t in below}
-            mask = np.array([t._trial_id in below_ids for t in trials], dtype=bool).reshape(-1)
-            return complete[mask], complete[~mask]
-
-        return split

@@ -15,10 +15,12 @@
 //! - `simd`: runtime dispatch of plain loops to AVX2-compiled copies.
 //! - [`error`]: the error type.
 //! - [`hyperband`]: Hyperband / successive-halving bracket arithmetic and rung bookkeeping.
+//! - [`multi_objective`]: non-domination ranks, hypervolume, HSSP and the multi-objective split.
 
 pub mod error;
 pub mod hyperband;
 pub mod mixture;
+pub mod multi_objective;
 pub mod numpy_ops;
 pub mod parzen;
 pub mod rng;

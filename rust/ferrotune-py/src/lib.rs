@@ -5,6 +5,7 @@
 //! core crate.
 
 mod hyperband;
+mod multi_objective;
 mod study;
 
 use ferrotune_core::parzen::{ParzenEstimator, ParzenParams};
@@ -587,5 +588,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split_and_gather, m)?)?;
     hyperband::register(m)?;
     study::register(m)?;
+    multi_objective::register(m)?;
     Ok(())
 }
