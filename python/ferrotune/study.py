@@ -334,17 +334,6 @@ def _directions(direction: Any, directions: Any) -> list[StudyDirection]:
     return out
 
 
-class _MOTrial:
-    """The two fields Optuna's multi-objective split reads."""
-
-    __slots__ = ("values", "_trial_id", "row")
-
-    def __init__(self, values: list[float], row: int) -> None:
-        self.values = values
-        self._trial_id = row
-        self.row = row
-
-
 class Study:
     """A study whose trials live in a native store (see the module documentation).
 
@@ -809,12 +798,20 @@ class Study:
         )
 
     def _split_multi_objective(self, n_below: int) -> list[int]:
-        from optuna.samplers._tpe.sampler import _split_complete_trials_multi_objective
+        # Optuna 5.0's split (non-domination ranks, HSSP on the last rank), by ferrotune's own
+        # Rust/numpy implementation; losses are the values with maximised objectives negated.
+        from ferrotune import _multi_objective
+        from optuna.study import StudyDirection
 
-        complete = [_MOTrial(r.values, r.row) for r in self._complete_rows]  # type: ignore[arg-type]
-        n_below = min(n_below, len(complete))
-        below, _ = _split_complete_trials_multi_objective(complete, self, n_below)  # type: ignore[arg-type]
-        return sorted(t.row for t in below)
+        complete = list(self._complete_rows)
+        if not complete:
+            return []
+        signs = np.array(
+            [-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in self.directions]
+        )
+        loss = np.array([r.values for r in complete], dtype=np.float64) * signs
+        mask = _multi_objective.split_below(loss, min(n_below, len(complete)))
+        return sorted(r.row for r, below in zip(complete, mask) if below)
 
     def _sample_independent(self, trial: Trial, name: str, dist: BaseDistribution, dim: tuple) -> Any:
         if self._n_finished < self._n_startup:
