@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from ferrotune._backend import get_backend, native_available
 from ferrotune._version import __version__
+from ferrotune.bohb_sampler import BOHBSampler
+from ferrotune.bohb_scheduler import BOHB
 from ferrotune.exceptions import (
     BackendUnavailableError,
     FerrotuneError,
@@ -36,6 +38,8 @@ __all__ = [
     "HyperbandPruner",
     "Hyperband",
     "Job",
+    "BOHBSampler",
+    "BOHB",
     "get_backend",
     "native_available",
     "default_gamma",

@@ -1,5 +1,5 @@
 # Type stub of the private native module ferrotune._core (rust/ferrotune-py).
-from typing import Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -51,3 +51,70 @@ def truncnorm_log_gauss_mass(
 def mt19937_random_sample(
     key: npt.NDArray[np.uint32], pos: int, n: int
 ) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.uint32], int]: ...
+
+# --- Hyperband / successive halving (rust/ferrotune-py/src/hyperband.rs) ---------------------
+
+def hb_crc32(text: str) -> int: ...
+def hb_n_brackets(min_resource: int, max_resource: int, eta: int) -> int: ...
+def hb_allocation_budgets(n_brackets: int, eta: int) -> List[int]: ...
+def hb_bracket_of_trial(study_name: str, number: int, budgets: List[int]) -> int: ...
+def hb_promotion_step(min_resource: int, eta: int, exponent: int) -> Optional[int]: ...
+def hb_is_promotable(value: float, competitors: List[float], eta: int, maximize: bool) -> bool: ...
+def hb_plan(
+    min_budget: float, max_budget: float, eta: int
+) -> List[Tuple[int, List[Tuple[int, float]]]]: ...
+
+class HbRungTable:
+    def __init__(self) -> None: ...
+    def set(self, trial: int, group: int, rung: int, value: float) -> None: ...
+    def get(self, trial: int, rung: int) -> Optional[float]: ...
+    def remove_trial(self, trial: int) -> None: ...
+    def count(self, group: int, rung: int) -> int: ...
+    def n_trials(self) -> int: ...
+    def rank(self, trial: int, group: int, rung: int, value: float, maximize: bool) -> int: ...
+    def decide(
+        self,
+        trial: int,
+        group: int,
+        rung: int,
+        step: int,
+        value: float,
+        min_resource: int,
+        reduction_factor: int,
+        min_early_stopping_rate: int,
+        bootstrap_count: int,
+        maximize: bool,
+    ) -> Tuple[int, bool]: ...
+
+class HbScheduler:
+    def __init__(self, min_budget: float, max_budget: float, eta: int, mode: str) -> None: ...
+    # (job id, config id, bracket s, rung, budget, new config?)
+    def ask(self) -> Tuple[int, int, int, int, float, bool]: ...
+    def tell(self, job_id: int, loss: float) -> None: ...
+    def n_pending(self) -> int: ...
+    def n_configs(self) -> int: ...
+
+# --- BOHB model (rust/ferrotune-py/src/bohb.rs) -----------------------------------------------
+
+# (min_points_in_model (0 = dimensions + 1), top_n_percent, num_samples, random_fraction,
+#  bandwidth_factor, min_bandwidth)
+_BohbOptions = Tuple[int, int, int, float, float, float]
+
+# kinds: 0 = continuous (encoded in [0, 1]), c >= 1 = categorical with c choices (index).
+def bohb_model(
+    kinds: Sequence[int],
+    budgets: npt.NDArray[np.float64],
+    vectors: npt.NDArray[np.float64],
+    losses: npt.NDArray[np.float64],
+    opts: _BohbOptions,
+) -> Optional[Tuple[float, int, List[int], List[int], List[float], List[float]]]: ...
+
+# Returns (encoded vector, source: 0 no model / 1 random / 2 model / 3 fallback, model budget).
+def bohb_propose(
+    kinds: Sequence[int],
+    budgets: npt.NDArray[np.float64],
+    vectors: npt.NDArray[np.float64],
+    losses: npt.NDArray[np.float64],
+    opts: _BohbOptions,
+    rng: np.random.RandomState,
+) -> Tuple[npt.NDArray[np.float64], int, Optional[float]]: ...

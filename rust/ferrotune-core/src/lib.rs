@@ -14,7 +14,9 @@
 //! - `simd`: runtime dispatch of plain loops to AVX2-compiled copies.
 //! - [`error`]: the error type.
 //! - [`hyperband`]: Hyperband / successive-halving bracket arithmetic and rung bookkeeping.
+//! - [`bohb`]: BOHB's KDE model (budget choice, good/bad split, proposals).
 
+pub mod bohb;
 pub mod error;
 pub mod hyperband;
 pub mod mixture;
