@@ -487,3 +487,19 @@ def test_bad_scheduler_space_and_tells() -> None:
     with pytest.raises(InvalidArgumentError):
         opt.tell(job, 1.0)
     assert len(opt.results) == 1 and opt.n_pending == 0
+
+
+# --- The type stub ------------------------------------------------------------------------------
+
+
+@needs_native
+def test_core_stub_covers_the_hyperband_and_bohb_functions() -> None:
+    import ast
+    import pathlib
+
+    stub = pathlib.Path(ferrotune.__file__).with_name("_core.pyi")
+    tree = ast.parse(stub.read_text())
+    names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    native = {n for n in dir(_core) if n.startswith(("hb_", "Hb", "bohb_"))}
+    assert native and native <= names
+    assert {n for n in names if n.startswith(("hb_", "Hb", "bohb_"))} <= native
