@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from ferrotune._backend import check_native_at_import, get_backend, native_available
 from ferrotune._version import __version__
+from ferrotune.bohb_sampler import BOHBSampler
+from ferrotune.bohb_scheduler import BOHB
 from ferrotune.exceptions import (
     BackendUnavailableError,
     FerrotuneError,
@@ -44,6 +46,8 @@ __all__ = [
     "Study",
     "Trial",
     "create_study",
+    "BOHBSampler",
+    "BOHB",
     "get_backend",
     "native_available",
     "default_gamma",

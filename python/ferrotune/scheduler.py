@@ -67,6 +67,10 @@ class Job(NamedTuple):
     """Identifies the configuration across its jobs at increasing budgets."""
 
 
+_FAILED = float(np.finfo(np.float64).max)
+"""What the bracket bookkeeping is told for a failed job: worse than any finite loss."""
+
+
 class Result(NamedTuple):
     job: Job
     loss: float
@@ -188,9 +192,7 @@ class Hyperband:
         with self._lock:
             job_id, config, bracket, rung, budget, new = self._core.ask()
             if new:
-                self._configs[config] = {
-                    name: _sample(dist, self._rng) for name, dist in self._space.items()
-                }
+                self._configs[config] = self._new_params(config)
             job = Job(
                 id=job_id,
                 params=dict(self._configs[config]),
@@ -202,24 +204,59 @@ class Hyperband:
             self._pending[job_id] = job
             return job
 
-    def tell(self, job: Union[Job, int], loss: float) -> None:
-        """Report the loss (lower is better, finite) of a job given by ``ask``, once."""
+    def _new_params(self, config: int) -> Dict[str, Any]:
+        """Parameters of new configuration ``config`` (called with the lock held)."""
+        return {name: _sample(dist, self._rng) for name, dist in self._space.items()}
+
+    def _told(self, job: Job, loss: float) -> None:
+        """Hook: ``job`` has been told ``loss`` (``inf`` for a failure; lock held)."""
+
+    @staticmethod
+    def _job_id(job: Union[Job, int]) -> int:
         job_id = job.id if isinstance(job, Job) else job
         if isinstance(job_id, bool) or not isinstance(job_id, numbers.Integral):
             raise InvalidArgumentError(f"unknown job {job!r}: pass a Job or its integer id.")
+        return int(job_id)
+
+    def tell(self, job: Union[Job, int], loss: float) -> None:
+        """Report the loss (lower is better, finite) of a job given by ``ask``, once.
+
+        A NaN or infinite loss raises ``InvalidArgumentError``; report a failed evaluation with
+        :meth:`fail` instead."""
+        job_id = self._job_id(job)
         if isinstance(loss, bool) or not isinstance(loss, numbers.Real):
             raise InvalidArgumentError(f"the loss must be a real number, got {loss!r}.")
+        if not math.isfinite(float(loss)):
+            raise InvalidArgumentError(
+                f"the loss of job {job_id} must be finite, got {loss!r}; "
+                "report a failed evaluation with fail(job)."
+            )
         with self._lock:
-            self._core.tell(int(job_id), float(loss))
-            told = self._pending.pop(int(job_id))
+            self._core.tell(job_id, float(loss))
+            told = self._pending.pop(job_id)
             self._results.append(Result(told, float(loss)))
+            self._told(told, float(loss))
+
+    def fail(self, job: Union[Job, int]) -> None:
+        """Report that a job failed (crashed, diverged, returned NaN), once.
+
+        As in HpBandSter, a failure counts as a loss of ``+inf``: it ranks below every finite
+        loss of its rung, so a failed configuration is promoted only when fewer configurations
+        of its rung succeeded than the next rung has places (then the next rung re-runs it, in
+        rung order). It appears in :attr:`results` with ``loss = inf`` and never in
+        :meth:`best`."""
+        job_id = self._job_id(job)
+        with self._lock:
+            self._core.tell(job_id, _FAILED)
+            told = self._pending.pop(job_id)
+            self._results.append(Result(told, math.inf))
+            self._told(told, math.inf)
 
     def best(self) -> Optional[Result]:
         """The lowest loss among the jobs told at the largest budget any job was told with."""
         with self._lock:
-            if not self._results:
+            ok = [r for r in self._results if math.isfinite(r.loss)]
+            if not ok:
                 return None
-            top = max(r.job.budget for r in self._results)
-            return min(
-                (r for r in self._results if r.job.budget == top), key=lambda r: r.loss
-            )
+            top = max(r.job.budget for r in ok)
+            return min((r for r in ok if r.job.budget == top), key=lambda r: r.loss)

@@ -16,7 +16,9 @@
 //! - [`error`]: the error type.
 //! - [`hyperband`]: Hyperband / successive-halving bracket arithmetic and rung bookkeeping.
 //! - [`multi_objective`]: non-domination ranks, hypervolume, HSSP and the multi-objective split.
+//! - [`bohb`]: BOHB's KDE model (budget choice, good/bad split, proposals).
 
+pub mod bohb;
 pub mod error;
 pub mod hyperband;
 pub mod mixture;

@@ -4,6 +4,7 @@
 //! `ferrotune/exceptions.py`, and releases the GIL around the Rust work. All logic lives in the
 //! core crate.
 
+mod bohb;
 mod hyperband;
 mod multi_objective;
 mod study;
@@ -589,5 +590,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     hyperband::register(m)?;
     study::register(m)?;
     multi_objective::register(m)?;
+    bohb::register(m)?;
     Ok(())
 }

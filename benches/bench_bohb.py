@@ -1,0 +1,390 @@
+"""Quality of ferrotune's BOHB against Optuna's BOHB-like setups and random search.
+
+    python benches/bench_bohb.py [--seeds 10] [--budget 200] [--problems hartmann6,sgd]
+
+Methods (all minimise; budgets in units of the fidelity, e.g. epochs):
+
+- ``bohb``: ``ferrotune.BOHB(space, 1, R, eta=3, seed=s)`` (synchronous Hyperband brackets,
+  HpBandSter's BOHB defaults). A job at budget ``b`` costs ``b`` (training restarts from scratch
+  on promotion, as in HpBandSter). The same runs are also costed as ``bohb_ckpt``: a promoted
+  configuration resumes from its checkpoint and costs only ``b - b_previous`` (what an Optuna
+  trial that is not pruned costs).
+- ``bohb_sampler``: ``ferrotune.BOHBSampler(seed=s)`` + ``ferrotune.HyperbandPruner(1, R, 3)``.
+- ``tpe_hb``: ``optuna.samplers.TPESampler(seed=s)`` + ``optuna.pruners.HyperbandPruner(1, R, 3)``
+  (Optuna's de-facto BOHB).
+- ``random_hb``: ``optuna.samplers.RandomSampler(seed=s)`` + Optuna's ``HyperbandPruner(1, R, 3)``.
+- ``random``: random search, every configuration at the full budget ``R``.
+
+An Optuna trial reports at the rung steps ``1, 3, 9, ..., R`` and costs the last step it ran
+(pruned at step 9: cost 9; complete: cost R).
+
+Problems:
+
+- ``hartmann6``: multi-fidelity Hartmann-6 as mf-prior-bench's ``mfh6`` defines it (after
+  Kandasamy et al. 2017): fidelity ``z = 100 b / R`` in (0, 100], ``t = 1 - log(z) / log(100)``,
+  coefficients ``alpha_i - bias * t`` (bias 0.5) and additive noise ``noise * t * |N(0, 1)|``
+  (noise 0.1), so the top fidelity is the exact Hartmann-6 and lower ones are biased, noisy
+  versions of it. Regret: exact Hartmann-6 of the incumbent minus the optimum -3.32237.
+- ``sgd``: ``sklearn.linear_model.SGDClassifier`` on the breast-cancer data set shipped with
+  scikit-learn (train/validation split 2/3 : 1/3, standardised), budget = epochs of
+  ``partial_fit`` (up to ``R``), loss = validation error; 6 hyperparameters (alpha, eta0, l1_ratio
+  log/float, learning_rate, loss, penalty categorical, average bool). Learning curves are
+  memoised per configuration (training is deterministic), the cost is still charged in full.
+  Regret: validation error minus the lowest validation error any method reached at full budget.
+
+The incumbent of a run is its best configuration *evaluated at the full budget R*; its
+best-so-far regret is recorded against the total budget spent. The table gives, per method,
+over seeds: the budget (in full evaluations, ``total / R``) by which half of the seeds (the lower
+median) have reached random search's final median regret (``-`` if fewer than half ever do), that
+budget as a fraction of random search's own (same definition), the median regret at a few budgets
+and at the end, and the wall time per run. Prints; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+import warnings
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+import ferrotune
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+ETA = 3
+
+# --- problems ---------------------------------------------------------------------------------
+
+H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+H6_A = np.array(
+    [
+        [10, 3, 17, 3.5, 1.7, 8],
+        [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8],
+        [17, 8, 0.05, 10, 0.1, 14],
+    ]
+)
+H6_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
+H6_OPT = -3.32237
+
+
+class Hartmann6:
+    name = "hartmann6"
+
+    def __init__(self, max_budget: int, seed: int, bias: float = 0.5, noise: float = 0.1):
+        self.R = max_budget
+        self.bias, self.noise = bias, noise
+        self.rng = np.random.RandomState(10_000 + seed)
+        self.space = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(6)}
+
+    @staticmethod
+    def exact(x: np.ndarray) -> float:
+        return float(-np.sum(H6_ALPHA * np.exp(-np.sum(H6_A * (x - H6_P) ** 2, axis=1))))
+
+    def __call__(self, params: Dict, budget: float) -> float:
+        x = np.array([params[f"x{i}"] for i in range(6)])
+        z = 100.0 * budget / self.R
+        t = 1.0 - math.log(z) / math.log(100.0)
+        alpha = H6_ALPHA - self.bias * t
+        f = float(-np.sum(alpha * np.exp(-np.sum(H6_A * (x - H6_P) ** 2, axis=1))))
+        return f + self.noise * t * abs(float(self.rng.randn()))
+
+    def regret(self, params: Dict) -> float:
+        return self.exact(np.array([params[f"x{i}"] for i in range(6)])) - H6_OPT
+
+
+class SgdBreastCancer:
+    name = "sgd"
+
+    def __init__(self, max_budget: int, seed: int):
+        from sklearn.datasets import load_breast_cancer
+        from sklearn.model_selection import train_test_split
+        from sklearn.preprocessing import StandardScaler
+
+        # Digits (10 classes, one-vs-rest) costs ~13 ms per epoch here, 5x breast cancer.
+        X, y = load_breast_cancer(return_X_y=True)
+        Xtr, Xva, ytr, yva = train_test_split(X, y, test_size=1 / 3, random_state=0, stratify=y)
+        sc = StandardScaler().fit(Xtr)
+        self.Xtr, self.Xva, self.ytr, self.yva = sc.transform(Xtr), sc.transform(Xva), ytr, yva
+        self.classes = np.unique(y)
+        self.R = max_budget
+        self.space = {
+            "alpha": FloatDistribution(1e-7, 1e-1, log=True),
+            "eta0": FloatDistribution(1e-5, 1.0, log=True),
+            "l1_ratio": FloatDistribution(0.0, 1.0),
+            "learning_rate": CategoricalDistribution(["constant", "invscaling", "adaptive", "optimal"]),
+            "loss": CategoricalDistribution(["hinge", "log_loss", "modified_huber", "perceptron"]),
+            "average": CategoricalDistribution([False, True]),
+        }
+        self.memo: Dict[Tuple, Tuple] = {}
+
+    def _curve(self, params: Dict, epochs: int) -> List[float]:
+        from sklearn.linear_model import SGDClassifier
+
+        key = tuple(sorted(params.items()))
+        clf, curve = self.memo.get(key, (None, []))
+        if clf is None:
+            clf = SGDClassifier(
+                alpha=params["alpha"],
+                eta0=params["eta0"],
+                l1_ratio=params["l1_ratio"],
+                penalty="elasticnet",
+                learning_rate=params["learning_rate"],
+                loss=params["loss"],
+                average=params["average"],
+                random_state=0,
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            while len(curve) < epochs:
+                clf.partial_fit(self.Xtr, self.ytr, classes=self.classes)
+                err = 1.0 - float(np.mean(clf.predict(self.Xva) == self.yva))
+                curve.append(err if math.isfinite(err) else 1.0)
+        self.memo[key] = (clf, curve)
+        return curve
+
+    def __call__(self, params: Dict, budget: float) -> float:
+        return self._curve(params, int(round(budget)))[int(round(budget)) - 1]
+
+    def regret(self, params: Dict) -> float:
+        return self(params, self.R)  # normalised against the best value later
+
+
+PROBLEMS = {"hartmann6": Hartmann6, "sgd": SgdBreastCancer}
+DEFAULT_BUDGET = {"hartmann6": 200.0, "sgd": 100.0}
+
+# --- methods ----------------------------------------------------------------------------------
+
+Trace = List[Tuple[float, float]]  # (total budget spent, value of the incumbent)
+
+
+def run_bohb(problem, seed: int, total: float) -> Dict[str, Trace]:
+    """One BOHB run, costed twice: from scratch (``bohb``) and with checkpoints (``bohb_ckpt``:
+    a promoted configuration resumes and costs only the budget increment)."""
+    opt = ferrotune.BOHB(problem.space, 1, problem.R, eta=ETA, seed=seed, **BOHB_OPTIONS)
+    spent, resumed, best = 0.0, 0.0, math.inf
+    trace: Trace = []
+    ckpt: Trace = []
+    done: Dict[int, float] = {}
+    while spent < total:
+        job = opt.ask()
+        loss = problem(job.params, job.budget)
+        opt.tell(job, loss)
+        spent += job.budget
+        resumed += job.budget - done.get(job.config_id, 0.0)
+        done[job.config_id] = job.budget
+        if job.budget >= problem.R:
+            best = min(best, problem.regret(job.params))
+        trace.append((spent, best))
+        ckpt.append((resumed, best))
+    return {"bohb": trace, "bohb_ckpt": [p for p in ckpt if p[0] <= total]}
+
+
+def _optuna_run(problem, sampler, pruner, total: float) -> Trace:
+    study = optuna.create_study(sampler=sampler, pruner=pruner, study_name="bench")
+    rungs = [ETA**k for k in range(int(round(math.log(problem.R, ETA))) + 1)]
+    spent, best, trace = 0.0, math.inf, []
+    while spent < total:
+        trial = study.ask(problem.space)
+        params = trial.params
+        last, pruned, value = 0, False, math.nan
+        for step in rungs:
+            value = problem(params, step)
+            last = step
+            trial.report(value, step)
+            if step < problem.R and trial.should_prune():
+                pruned = True
+                break
+        if pruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, value)
+            best = min(best, problem.regret(params))
+        spent += last
+        trace.append((spent, best))
+    return trace
+
+
+def run_bohb_sampler(problem, seed: int, total: float) -> Trace:
+    return _optuna_run(
+        problem,
+        ferrotune.BOHBSampler(seed=seed),
+        ferrotune.HyperbandPruner(1, problem.R, ETA),
+        total,
+    )
+
+
+def run_tpe_hb(problem, seed: int, total: float) -> Trace:
+    return _optuna_run(
+        problem,
+        optuna.samplers.TPESampler(seed=seed),
+        optuna.pruners.HyperbandPruner(1, problem.R, ETA),
+        total,
+    )
+
+
+def run_random_hb(problem, seed: int, total: float) -> Trace:
+    return _optuna_run(
+        problem,
+        optuna.samplers.RandomSampler(seed=seed),
+        optuna.pruners.HyperbandPruner(1, problem.R, ETA),
+        total,
+    )
+
+
+def run_random(problem, seed: int, total: float) -> Trace:
+    sampler = optuna.samplers.RandomSampler(seed=seed)
+    study = optuna.create_study(sampler=sampler)
+    spent, best, trace = 0.0, math.inf, []
+    while spent < total:
+        trial = study.ask(problem.space)
+        value = problem(trial.params, problem.R)
+        study.tell(trial, value)
+        spent += problem.R
+        best = min(best, problem.regret(trial.params))
+        trace.append((spent, best))
+    return trace
+
+
+BOHB_OPTIONS: Dict[str, float] = {}
+"""Non-default BOHB options for the ``bohb`` method (``--bohb-options``)."""
+
+METHODS: Dict[str, Callable] = {
+    "bohb": run_bohb,  # also yields "bohb_ckpt"
+    "bohb_sampler": run_bohb_sampler,
+    "tpe_hb": run_tpe_hb,
+    "random_hb": run_random_hb,
+    "random": run_random,
+}
+
+LABELS = {
+    "bohb": "ferrotune.BOHB (scheduler, restarts from scratch)",
+    "bohb_ckpt": "ferrotune.BOHB (same runs, promotions resume from a checkpoint)",
+    "bohb_sampler": "ferrotune.BOHBSampler + ferrotune.HyperbandPruner",
+    "tpe_hb": "Optuna TPESampler + HyperbandPruner",
+    "random_hb": "Optuna RandomSampler + HyperbandPruner",
+    "random": "random search (full budget)",
+}
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def first_reach(trace: Trace, target: float) -> float:
+    for spent, value in trace:
+        if value <= target:
+            return spent
+    return math.inf
+
+
+def value_at(trace: Trace, budget: float) -> float:
+    best = math.inf
+    for spent, value in trace:
+        if spent > budget:
+            break
+        best = value
+    return best
+
+
+def median(xs: List[float]) -> float:
+    return statistics.median(xs)
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    if math.isinf(x):
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def report(name: str, R: int, total: float, traces: Dict[str, List[Trace]], times: Dict[str, float]) -> None:
+    offset = 0.0
+    if name == "sgd":  # normalise against the best full-budget value of every run
+        offset = min(v for ts in traces.values() for t in ts for _, v in t)
+    norm = {
+        m: [[(s, v - offset) for s, v in t] for t in ts] for m, ts in traces.items()
+    }
+    n_seeds = len(next(iter(norm.values())))
+    print(f"\n### {name}: max budget R = {R}, eta = {ETA}, total budget {total / R:g} x R, "
+          f"{n_seeds} seeds\n")
+    target = median([t[-1][1] for t in norm["random"]]) if "random" in norm else math.nan
+    rs_reach = (
+        statistics.median_low([first_reach(t, target) for t in norm["random"]])
+        if "random" in norm
+        else math.nan
+    )
+    checkpoints = [c for c in (5, 10, 20, 50, 100, 200, 500) if c * R <= total]
+    head = "| method | budget to reach RS final (x R) | fraction of RS budget | " + " | ".join(
+        f"regret @{c}R" for c in checkpoints
+    ) + " | final regret | s / run |"
+    print(f"random search's final median regret (target): {fmt(target, 4)}\n")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for m, ts in norm.items():
+        reach = [first_reach(t, target) for t in ts]
+        med = statistics.median_low(reach)
+        frac = med / rs_reach if math.isfinite(med) and rs_reach > 0 else math.inf
+        cells = [fmt(med / R), fmt(frac, 2)]
+        cells += [fmt(median([value_at(t, c * R) for t in ts]), 3) for c in checkpoints]
+        cells.append(fmt(median([t[-1][1] for t in ts]), 3))
+        cells.append(f"{times[m] / len(ts):.1f}")
+        print(f"| {LABELS[m]} | " + " | ".join(cells) + " |")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="total budget in full evaluations (default: 200 for hartmann6, 100 for sgd)",
+    )
+    ap.add_argument("--max-budget", type=int, default=27, help="R, a power of eta=3")
+    ap.add_argument("--problems", default="hartmann6,sgd")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument(
+        "--bohb-options",
+        default="",
+        help="non-default options of ferrotune.BOHB, e.g. random_fraction=0.1,bandwidth_factor=1",
+    )
+    args = ap.parse_args()
+    for item in filter(None, args.bohb_options.split(",")):
+        key, value = item.split("=")
+        BOHB_OPTIONS[key] = int(value) if key in ("num_samples", "top_n_percent") else float(value)
+    if BOHB_OPTIONS:
+        print(f"ferrotune.BOHB options: {BOHB_OPTIONS}")
+    print(f"ferrotune {ferrotune.__version__}, backend {ferrotune.get_backend()}, "
+          f"optuna {optuna.__version__}")
+    for pname in args.problems.split(","):
+        R = args.max_budget
+        total = (args.budget or DEFAULT_BUDGET[pname]) * R
+        traces: Dict[str, List[Trace]] = {}
+        times: Dict[str, float] = {}
+        for m in args.methods.split(","):
+            for seed in range(args.seeds):
+                problem = PROBLEMS[pname](R, seed)
+                t0 = time.perf_counter()
+                out = METHODS[m](problem, seed, total)
+                elapsed = time.perf_counter() - t0
+                for label, trace in (out if isinstance(out, dict) else {m: out}).items():
+                    traces.setdefault(label, []).append(trace)
+                    times[label] = times.get(label, 0.0) + elapsed
+        report(pname, R, total, traces, times)
+
+
+if __name__ == "__main__":
+    main()

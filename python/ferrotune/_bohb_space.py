@@ -1,0 +1,213 @@
+"""Shared pieces of ``ferrotune.BOHBSampler`` and ``ferrotune.BOHB``: the encoding of
+configurations into BOHB's model space, the checked options, and the backend selection.
+
+**Encoding** (as HpBandSter's ConfigSpace vectors): every non-categorical parameter maps to
+[0, 1] and is modelled as continuous; a categorical parameter is its choice index.
+
+- float: ``(x - low) / (high - low)``; with ``log=True`` the same in ``log x``;
+- int and stepped float (step ``s``): the interval ``[low - s/2, high + s/2]`` (in ``log`` space
+  for ``log=True`` ints) mapped to [0, 1], so every grid value owns an equal share of [0, 1]
+  (ConfigSpace's integers use ``low - 0.49999 .. high + 0.49999``). An observed value encodes to
+  the centre of its share; decoding rounds to the nearest grid value;
+- a distribution with a single value encodes to 0.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from ferrotune import _bohb_py
+from ferrotune._backend import get_backend_impl
+from ferrotune.exceptions import InvalidArgumentError, NativeBuildMismatchError, SearchSpaceError
+
+DEFAULTS = dict(
+    min_points_in_model=None,
+    top_n_percent=15,
+    num_samples=64,
+    random_fraction=1.0 / 3.0,
+    bandwidth_factor=3.0,
+    min_bandwidth=1e-3,
+)
+
+
+def bohb_core() -> Any:
+    """``ferrotune._core`` (Rust backend) or ``ferrotune._bohb_py`` (Python backend)."""
+    backend = get_backend_impl()
+    if backend.name != "rust":
+        return _bohb_py
+    core = getattr(backend, "core", None)
+    if core is None or not hasattr(core, "bohb_propose"):
+        raise NativeBuildMismatchError(
+            "the native module ferrotune._core has no BOHB functions (a stale build); "
+            "rebuild it with `pip install .` or `maturin develop`."
+        )
+    return core
+
+
+def _int(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise InvalidArgumentError(f"`{name}` must be an integer, got {value!r}.")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise InvalidArgumentError(f"`{name}` must be an integer, got {value!r}.") from None
+    if not low <= v <= high:
+        raise InvalidArgumentError(f"`{name}` must be in [{low}, {high}], got {v}.")
+    return v
+
+
+def _float(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidArgumentError(f"`{name}` must be a real number, got {value!r}.")
+    v = float(value)
+    if not math.isfinite(v):
+        raise InvalidArgumentError(f"`{name}` must be finite, got {value!r}.")
+    return v
+
+
+def check_options(
+    min_points_in_model: Optional[int],
+    top_n_percent: int,
+    num_samples: int,
+    random_fraction: float,
+    bandwidth_factor: float,
+    min_bandwidth: float,
+) -> Tuple[int, int, int, float, float, float]:
+    """The options as the core's tuple (``min_points_in_model`` 0 = default), or
+    ``InvalidArgumentError``."""
+    n_min = 0 if min_points_in_model is None else _int(
+        "min_points_in_model", min_points_in_model, 1, 2**32
+    )
+    top = _int("top_n_percent", top_n_percent, 1, 99)
+    samples = _int("num_samples", num_samples, 1, 2**24)
+    frac = _float("random_fraction", random_fraction)
+    if not 0.0 <= frac <= 1.0:
+        raise InvalidArgumentError(f"`random_fraction` must be in [0, 1], got {frac}.")
+    factor = _float("bandwidth_factor", bandwidth_factor)
+    if factor <= 0.0:
+        raise InvalidArgumentError(f"`bandwidth_factor` must be > 0, got {factor}.")
+    floor = _float("min_bandwidth", min_bandwidth)
+    if floor <= 0.0:
+        raise InvalidArgumentError(f"`min_bandwidth` must be > 0, got {floor}.")
+    return (n_min, top, samples, frac, factor, floor)
+
+
+class _Num:
+    """Affine map of one numerical distribution onto [0, 1]."""
+
+    def __init__(self, dist: BaseDistribution) -> None:
+        self.dist = dist
+        self.is_int = isinstance(dist, IntDistribution)
+        step = dist.step
+        self.step = None if step is None else float(step)
+        self.log = bool(dist.log)
+        low, high = float(dist.low), float(dist.high)
+        self.low, self.high = low, high
+        if self.step is not None and not self.log:
+            lo, hi = low - self.step / 2, high + self.step / 2
+        elif self.is_int:  # log int (step 1)
+            lo, hi = math.log(low - 0.5), math.log(high + 0.5)
+        elif self.log:
+            lo, hi = math.log(low), math.log(high)
+        else:
+            lo, hi = low, high
+        self.lo, self.span = lo, hi - lo
+
+    def encode(self, x: Any) -> float:
+        if self.span == 0.0 or self.low == self.high:
+            return 0.0
+        t = math.log(float(x)) if self.log else float(x)
+        return min(max((t - self.lo) / self.span, 0.0), 1.0)
+
+    def decode(self, v: float) -> Any:
+        if self.low == self.high:
+            return int(self.low) if self.is_int else self.low
+        t = self.lo + float(v) * self.span
+        x = math.exp(t) if self.log else t
+        if self.step is not None and not self.log:
+            n = int(round((self.high - self.low) / self.step))
+            k = min(max(int(math.floor((x - self.low) / self.step + 0.5)), 0), n)
+            x = self.low + k * self.step
+            return int(round(x)) if self.is_int else min(x, self.high)
+        if self.is_int:
+            return min(max(int(math.floor(x + 0.5)), int(self.low)), int(self.high))
+        return min(max(x, self.low), self.high)
+
+
+class Encoder:
+    """Encodes parameter dicts of a search space to BOHB vectors and back."""
+
+    def __init__(self, search_space: Mapping[str, BaseDistribution]) -> None:
+        self.names: List[str] = list(search_space)
+        self.dists: Dict[str, BaseDistribution] = dict(search_space)
+        self.kinds: List[int] = []
+        self._maps: List[Optional[_Num]] = []
+        for name, dist in search_space.items():
+            if isinstance(dist, CategoricalDistribution):
+                self.kinds.append(len(dist.choices))
+                self._maps.append(None)
+            elif isinstance(dist, (FloatDistribution, IntDistribution)):
+                if not (math.isfinite(float(dist.low)) and math.isfinite(float(dist.high))):
+                    raise SearchSpaceError(f"Parameter {name!r}: bounds must be finite.")
+                self.kinds.append(0)
+                self._maps.append(_Num(dist))
+            else:
+                raise SearchSpaceError(
+                    f"Parameter {name!r}: unsupported distribution {type(dist).__name__}; "
+                    "use FloatDistribution, IntDistribution or CategoricalDistribution."
+                )
+
+    def encode(self, params: Mapping[str, Any]) -> List[float]:
+        out = []
+        for name, m in zip(self.names, self._maps):
+            dist = self.dists[name]
+            if m is None:
+                out.append(float(dist.to_internal_repr(params[name])))
+            else:
+                out.append(m.encode(params[name]))
+        return out
+
+    def decode(self, vector: Any) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        for name, m, v in zip(self.names, self._maps, np.asarray(vector, dtype=float)):
+            dist = self.dists[name]
+            if m is None:
+                assert isinstance(dist, CategoricalDistribution)
+                out[name] = dist.choices[min(max(int(v), 0), len(dist.choices) - 1)]
+            else:
+                out[name] = m.decode(float(v))
+        return out
+
+
+def propose(
+    core: Any,
+    encoder: Encoder,
+    budgets: List[float],
+    vectors: List[List[float]],
+    losses: List[float],
+    opts: Tuple[int, int, int, float, float, float],
+    rng: np.random.RandomState,
+) -> Tuple[Dict[str, Any], int, Optional[float]]:
+    """One proposal, decoded: ``(params, source, model budget)``."""
+    d = len(encoder.kinds)
+    vec = np.asarray(vectors, dtype=np.float64).reshape(len(vectors), d)
+    vector, source, budget = core.bohb_propose(
+        encoder.kinds,
+        np.asarray(budgets, dtype=np.float64),
+        np.ascontiguousarray(vec),
+        np.asarray(losses, dtype=np.float64),
+        opts,
+        rng,
+    )
+    return encoder.decode(vector), int(source), budget

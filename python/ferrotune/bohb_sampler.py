@@ -1,0 +1,259 @@
+"""``ferrotune.BOHBSampler``: BOHB's configuration model as an Optuna sampler, for studies pruned
+by ``ferrotune.HyperbandPruner`` (or ``SuccessiveHalvingPruner``).
+
+::
+
+    study = optuna.create_study(
+        sampler=ferrotune.BOHBSampler(seed=0),
+        pruner=ferrotune.HyperbandPruner(min_resource=1, max_resource=81, reduction_factor=3),
+    )
+
+**Observations.** The budgets are the pruner's rung steps: ``min_resource * eta**k`` for
+``k = 0 .. n_brackets - 1`` with ``HyperbandPruner``, ``min_resource * eta**(rate + k)`` with
+``SuccessiveHalvingPruner`` (or the ``budgets`` you pass; with any other pruner, every reported
+step is a budget). A trial's loss at budget ``r`` is its intermediate value at the first reported
+step ``s`` with ``r <= s`` and ``s`` below the next budget (so reporting every epoch or only at
+the rungs gives the same observations). A completed trial that reported nothing at the top budget
+counts its final value there. A NaN value, and a failed trial at the first budget it did not
+report, count as ``+inf`` ("bad", as HpBandSter counts crashed runs). Running and pruned trials
+contribute the budgets they reached. For ``direction="maximize"`` the values are negated.
+
+**Model and proposal** (``ferrotune._core.bohb_propose`` or its numpy twin): see the BOHB section
+of the README. Parameters that are not in the intersection search space of the trials so far
+(and the first trial's) are drawn by an ``optuna.samplers.RandomSampler``.
+
+Thread-safe (one lock), picklable and deep-copyable. With ``seed`` the proposals are
+reproducible, and identical with both backends.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.search_space import IntersectionSearchSpace
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from ferrotune._bohb_space import DEFAULTS, Encoder, bohb_core, check_options, propose
+from ferrotune.exceptions import InvalidArgumentError
+from ferrotune.pruners import HyperbandPruner, SuccessiveHalvingPruner
+
+__all__ = ["BOHBSampler"]
+
+
+def _levels_from_pruner(pruner: Any, max_step: Optional[int]) -> Optional[List[float]]:
+    if isinstance(pruner, HyperbandPruner):
+        lo, eta, n = pruner._min_resource, pruner._reduction_factor, pruner.n_brackets
+        if n is None:
+            if max_step is None:
+                return []
+            out, r = [], lo
+            while r <= max_step:
+                out.append(float(r))
+                r *= eta
+            return out
+        return [float(lo * eta**k) for k in range(n)]
+    if isinstance(pruner, SuccessiveHalvingPruner):
+        lo = pruner.min_resource
+        if lo is None:
+            return None
+        eta, rate = pruner._reduction_factor, pruner._min_early_stopping_rate
+        out, r = [], lo * eta**rate
+        top = max_step if max_step is not None else r
+        while r <= top:
+            out.append(float(r))
+            r *= eta
+        return out
+    return None
+
+
+def _observations(
+    t: FrozenTrial, levels: Sequence[float], sign: float
+) -> List[Tuple[float, float]]:
+    """``(budget, loss)`` pairs of trial ``t`` (see the module documentation)."""
+    steps = sorted(t.intermediate_values)
+    out: List[Tuple[float, float]] = []
+    if not levels:
+        if t.state == TrialState.COMPLETE and t.value is not None:
+            out.append((0.0, _loss(t.value, sign)))
+        elif t.state == TrialState.FAIL:
+            out.append((0.0, math.inf))
+        return out
+    k = 0
+    missing: Optional[float] = None
+    for i, r in enumerate(levels):
+        nxt = levels[i + 1] if i + 1 < len(levels) else math.inf
+        while k < len(steps) and steps[k] < r:
+            k += 1
+        if k < len(steps) and steps[k] < nxt:
+            out.append((r, _loss(t.intermediate_values[steps[k]], sign)))
+        elif missing is None:
+            missing = r
+    if t.state == TrialState.COMPLETE and t.value is not None:
+        top = levels[-1]
+        if not out or out[-1][0] != top:
+            out.append((top, _loss(t.value, sign)))
+    elif t.state == TrialState.FAIL:
+        reached = out[-1][0] if out else -math.inf
+        after = [r for r in levels if r > reached]
+        if after:
+            out.append((after[0], math.inf))
+    return out
+
+
+def _loss(value: Any, sign: float) -> float:
+    v = float(value)
+    return math.inf if math.isnan(v) else sign * v
+
+
+class BOHBSampler(BaseSampler):
+    """BOHB's model-based sampler (Falkner et al., ICML 2018), for use with ferrotune's
+    Hyperband or successive-halving pruner.
+
+    Args:
+        min_points_in_model: N_min, the number of observations a budget needs before a model is
+            fitted on it (default and minimum: number of parameters + 1).
+        top_n_percent: percentage of the observations (lowest losses) in the good set, 1..99.
+        num_samples: candidates drawn from the good KDE per proposal.
+        random_fraction: probability of a uniformly random configuration once a model exists.
+        bandwidth_factor: widens the continuous bandwidths when drawing candidates.
+        min_bandwidth: floor on every bandwidth.
+        budgets: the budgets (steps) to model, increasing; default: the pruner's rung steps.
+        seed: seed of the sampler (``None``: not reproducible).
+
+    Bad arguments raise ``InvalidArgumentError`` (a ``ValueError``). Single-objective only.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_points_in_model: Optional[int] = DEFAULTS["min_points_in_model"],
+        top_n_percent: int = DEFAULTS["top_n_percent"],
+        num_samples: int = DEFAULTS["num_samples"],
+        random_fraction: float = DEFAULTS["random_fraction"],
+        bandwidth_factor: float = DEFAULTS["bandwidth_factor"],
+        min_bandwidth: float = DEFAULTS["min_bandwidth"],
+        budgets: Optional[Sequence[float]] = None,
+        seed: Optional[int] = None,
+    ) -> None:
+        self._opts = check_options(
+            min_points_in_model,
+            top_n_percent,
+            num_samples,
+            random_fraction,
+            bandwidth_factor,
+            min_bandwidth,
+        )
+        if budgets is not None:
+            try:
+                levels = [float(b) for b in budgets]
+            except (TypeError, ValueError):
+                raise InvalidArgumentError(
+                    f"`budgets` must be a sequence of numbers, got {budgets!r}."
+                ) from None
+            if not levels or any(not math.isfinite(b) for b in levels) or any(
+                b >= c for b, c in zip(levels, levels[1:])
+            ):
+                raise InvalidArgumentError(
+                    f"`budgets` must be finite and strictly increasing, got {budgets!r}."
+                )
+            self._budgets: Optional[List[float]] = levels
+        else:
+            self._budgets = None
+        try:
+            self._rng = np.random.RandomState(seed)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"invalid seed {seed!r}: {exc}") from None
+        self._random = RandomSampler(seed=None if seed is None else (seed + 1) % 2**32)
+        self._space = IntersectionSearchSpace(include_pruned=True)
+        self._lock = threading.Lock()
+        self.last_source: Optional[int] = None
+        """Where the last relative proposal came from (0 no model, 1 random, 2 model,
+        3 fallback)."""
+        self.last_model_budget: Optional[float] = None
+        """The budget of the model used by the last relative proposal (``None``: no model)."""
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def reseed_rng(self) -> None:
+        with self._lock:
+            self._rng.seed()
+            self._random.reseed_rng()
+
+    def infer_relative_search_space(
+        self, study: Any, trial: FrozenTrial
+    ) -> Dict[str, BaseDistribution]:
+        if study._is_multi_objective():
+            raise InvalidArgumentError("BOHBSampler supports single-objective studies only.")
+        with self._lock:
+            space = self._space.calculate(study)
+        return {n: d for n, d in space.items() if not d.single()}
+
+    def _levels(self, study: Any, trials: List[FrozenTrial]) -> List[float]:
+        if self._budgets is not None:
+            return self._budgets
+        max_step = max((t.last_step for t in trials if t.last_step is not None), default=None)
+        levels = _levels_from_pruner(study.pruner, max_step)
+        if levels is not None:
+            return levels
+        return sorted({float(s) for t in trials for s in t.intermediate_values})
+
+    def observations(
+        self, study: Any, search_space: Dict[str, BaseDistribution]
+    ) -> Tuple[Encoder, List[float], List[List[float]], List[float]]:
+        """The model's inputs from the study: ``(encoder, budgets, vectors, losses)``."""
+        if study._is_multi_objective():
+            raise InvalidArgumentError("BOHBSampler supports single-objective studies only.")
+        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
+        trials = study._get_trials(deepcopy=False, use_cache=True)
+        levels = self._levels(study, trials)
+        encoder = Encoder(search_space)
+        budgets: List[float] = []
+        vectors: List[List[float]] = []
+        losses: List[float] = []
+        for t in trials:
+            if any(
+                n not in t.params or t.distributions[n] != d for n, d in search_space.items()
+            ):
+                continue
+            pairs = _observations(t, levels, sign)
+            if not pairs:
+                continue
+            vec = encoder.encode(t.params)
+            for b, loss in pairs:
+                budgets.append(b)
+                vectors.append(vec)
+                losses.append(loss)
+        return encoder, budgets, vectors, losses
+
+    def sample_relative(
+        self, study: Any, trial: FrozenTrial, search_space: Dict[str, BaseDistribution]
+    ) -> Dict[str, Any]:
+        if not search_space:
+            return {}
+        encoder, budgets, vectors, losses = self.observations(study, search_space)
+        core = bohb_core()
+        with self._lock:
+            params, source, budget = propose(
+                core, encoder, budgets, vectors, losses, self._opts, self._rng
+            )
+            self.last_source, self.last_model_budget = source, budget
+        return params
+
+    def sample_independent(
+        self, study: Any, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        with self._lock:
+            return self._random.sample_independent(study, trial, param_name, param_distribution)
