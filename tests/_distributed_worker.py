@@ -31,7 +31,10 @@ def make_storage(cfg: dict) -> optuna.storages.BaseStorage:
     if cfg["storage"] == "postgres":
         kwargs = {}
         if cfg.get("heartbeat"):
-            kwargs = {"heartbeat_interval": cfg["heartbeat"][0], "grace_period": cfg["heartbeat"][1]}
+            kwargs = {
+                "heartbeat_interval": cfg["heartbeat"][0],
+                "grace_period": cfg["heartbeat"][1],
+            }
         return optuna.storages.RDBStorage(cfg["location"], **kwargs)
     from optuna.storages.journal import JournalFileBackend
 
@@ -96,7 +99,10 @@ def main() -> int:
         sampler = make_sampler(cfg["seed"])
     try:
         study = optuna.load_study(
-            study_name=cfg["study"], storage=make_storage(cfg), sampler=sampler, pruner=make_pruner()
+            study_name=cfg["study"],
+            storage=make_storage(cfg),
+            sampler=sampler,
+            pruner=make_pruner(),
         )
         study.optimize(objective_factory(cfg), n_trials=cfg["n_trials"])
     except Exception as e:
@@ -107,9 +113,7 @@ def main() -> int:
         while err is not None and len(chain) < 10:
             chain.append(err)
             err = err.__cause__ or err.__context__
-        storage_errors = [
-            c for c in chain if isinstance(c, optuna.exceptions.StorageInternalError)
-        ]
+        storage_errors = [c for c in chain if isinstance(c, optuna.exceptions.StorageInternalError)]
         if not storage_errors:
             raise
         names = " <- ".join(f"{type(c).__module__}.{type(c).__qualname__}" for c in chain)

@@ -116,8 +116,13 @@ def test_four_workers_one_study(backend) -> None:
     distributed, single = [], []
     for seed in seeds:
         name = _new_study(kind, location)
-        cfg = {"storage": kind, "location": location, "study": name, "seed": seed,
-               "n_trials": N_TRIALS}
+        cfg = {
+            "storage": kind,
+            "location": location,
+            "study": name,
+            "seed": seed,
+            "n_trials": N_TRIALS,
+        }
         results = _finish([_spawn(cfg) for _ in range(N_WORKERS)])
         for rc, out in results:
             assert rc == 0, out
@@ -156,8 +161,7 @@ def test_worker_killed_mid_trial(backend, tmp_path) -> None:
     kind, location = backend
     name = _new_study(kind, location)
     heartbeat = [1, 2] if kind == "postgres" else None
-    base = {"storage": kind, "location": location, "study": name, "seed": 0,
-            "heartbeat": heartbeat}
+    base = {"storage": kind, "location": location, "study": name, "seed": 0, "heartbeat": heartbeat}
     marker = tmp_path / "hanging-trial"
     victim = _spawn(dict(base, n_trials=5, hang_at=str(marker)))
     number = int(_wait_for(marker, victim))
@@ -199,8 +203,7 @@ def test_connection_lost_mid_run_then_restart(tmp_path) -> None:
             pytest.fail("FERROTUNE_REQUIRE_POSTGRES=1 but FERROTUNE_TEST_POSTGRES_CTL is not set")
         pytest.skip("FERROTUNE_TEST_POSTGRES_CTL is not set: cannot stop and restart the server")
     name = _new_study("postgres", url)
-    base = {"storage": "postgres", "location": url, "study": name, "seed": 5,
-            "heartbeat": [1, 2]}
+    base = {"storage": "postgres", "location": url, "study": name, "seed": 5, "heartbeat": [1, 2]}
     proc = _spawn(dict(base, n_trials=1000, sleep=2.0))  # 0.5 s per step
     deadline = time.monotonic() + 120
 

@@ -51,8 +51,12 @@ def _run(paths, env: dict, cwd: Path, timeout: float = 600.0):
     full_env = dict(os.environ, **env)
     procs = [
         subprocess.Popen(
-            [sys.executable, str(p)], env=full_env, cwd=cwd, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
+            [sys.executable, str(p)],
+            env=full_env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for p in paths
     ]

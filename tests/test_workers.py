@@ -81,7 +81,9 @@ def test_first_worker_keeps_optunas_stream_until_it_sees_another() -> None:
     alone.optimize(objective, n_trials=5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reference = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=4, n_startup_trials=3))
+        reference = optuna.create_study(
+            sampler=optuna.samplers.TPESampler(seed=4, n_startup_trials=3)
+        )
     reference.optimize(objective, n_trials=5)
     assert _keys(alone.trials) == _keys(reference.trials)
     assert all(t.system_attrs[_workers.WORKER_ATTR] == ours._workers.token for t in alone.trials)
@@ -102,17 +104,25 @@ def test_first_worker_keeps_optunas_stream_until_it_sees_another() -> None:
 
 def test_resumed_study_does_not_replay_the_first_run() -> None:
     storage = optuna.storages.InMemoryStorage()
-    study = optuna.create_study(storage=storage, study_name="r", sampler=ferrotune.TPESampler(seed=9))
+    study = optuna.create_study(
+        storage=storage, study_name="r", sampler=ferrotune.TPESampler(seed=9)
+    )
     study.optimize(objective, n_trials=6)  # startup (random) trials
-    resumed = optuna.load_study(study_name="r", storage=storage, sampler=ferrotune.TPESampler(seed=9))
+    resumed = optuna.load_study(
+        study_name="r", storage=storage, sampler=ferrotune.TPESampler(seed=9)
+    )
     resumed.optimize(objective, n_trials=4)
     keys = _keys(resumed.trials)
     assert len(set(keys)) == 10
     # ... and resuming is reproducible: the same seed gives the same new trials.
     storage2 = optuna.storages.InMemoryStorage()
-    again = optuna.create_study(storage=storage2, study_name="r", sampler=ferrotune.TPESampler(seed=9))
+    again = optuna.create_study(
+        storage=storage2, study_name="r", sampler=ferrotune.TPESampler(seed=9)
+    )
     again.optimize(objective, n_trials=6)
-    resumed2 = optuna.load_study(study_name="r", storage=storage2, sampler=ferrotune.TPESampler(seed=9))
+    resumed2 = optuna.load_study(
+        study_name="r", storage=storage2, sampler=ferrotune.TPESampler(seed=9)
+    )
     resumed2.optimize(objective, n_trials=4)
     assert _keys(resumed2.trials) == keys
 
