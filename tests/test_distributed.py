@@ -109,10 +109,18 @@ def _single_process_best(seed: int, n_trials: int) -> float:
 
 def test_four_workers_one_study(backend) -> None:
     """4 processes x 50 trials: 200 trials, distinct numbers and points, all COMPLETE or PRUNED,
-    and (median of 3 seeds on JournalFileBackend, 1 seed on PostgreSQL, see the README) a best
-    value no worse than one process with the same budget."""
+    and a best value no worse than one process with the same budget (the median over 3 seeds,
+    at the objective's resolution of 0.05; the one-process runs use InMemoryStorage). With the
+    same budget, workers that repeated each other would have the best value of ~50 trials:
+    median 0.2 for seeds 0-2, against 0.05 for 200 trials.
+
+    Seeds: 3 on JournalFileBackend. On PostgreSQL 1 by default, with the structural checks only
+    (a median of one run says nothing): one 4 x 50 run costs ~35-140 s there (Optuna's
+    RDBStorage makes ~100 queries per trial with this pruner), three would break the test-time
+    budget. FERROTUNE_TEST_POSTGRES_SEEDS=3 runs the full check on PostgreSQL too."""
     kind, location = backend
-    seeds = [0, 1, 2] if kind == "journal" else [0]
+    n_seeds = 3 if kind == "journal" else int(os.environ.get("FERROTUNE_TEST_POSTGRES_SEEDS", "1"))
+    seeds = list(range(n_seeds))
     distributed, single = [], []
     for seed in seeds:
         name = _new_study(kind, location)
@@ -139,7 +147,8 @@ def test_four_workers_one_study(backend) -> None:
         distributed.append(_best(trials))
         single.append(_single_process_best(seed, N_WORKERS * N_TRIALS))
     print(f"\n{kind}: best values, 4 workers {distributed}, one process {single}")
-    assert statistics.median(distributed) <= statistics.median(single)
+    if len(seeds) >= 3:
+        assert statistics.median(distributed) <= statistics.median(single)
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120.0) -> str:
