@@ -102,6 +102,8 @@ source "$root/tests/postgres_server.sh"
 trap 'pg_test_server_stop; rm -rf "${tmp:-}"' EXIT
 pg_test_server_start
 export FERROTUNE_REQUIRE_POSTGRES=1
+# The 4-workers-x-50-trials quality check over 3 seeds on PostgreSQL too (~100 s; default 1 seed).
+export FERROTUNE_TEST_POSTGRES_SEEDS=${FERROTUNE_TEST_POSTGRES_SEEDS:-3}
 run_pytest rust
 # tests/test_wheel.py installs into venvs of its own and sets the backend there itself: it ran
 # above, and once is enough. The distributed tests exercise storages and processes, not the

@@ -114,10 +114,10 @@ def test_four_workers_one_study(backend) -> None:
     same budget, workers that repeated each other would have the best value of ~50 trials:
     median 0.2 for seeds 0-2, against 0.05 for 200 trials.
 
-    Seeds: 3 on JournalFileBackend. On PostgreSQL 1 by default, with the structural checks only
-    (a median of one run says nothing): one 4 x 50 run costs ~35-140 s there (Optuna's
-    RDBStorage makes ~100 queries per trial with this pruner), three would break the test-time
-    budget. FERROTUNE_TEST_POSTGRES_SEEDS=3 runs the full check on PostgreSQL too."""
+    Seeds: 3 on JournalFileBackend. On PostgreSQL FERROTUNE_TEST_POSTGRES_SEEDS (tests/run.sh
+    sets 3; default 1, with the structural checks only, as a median of one run says nothing):
+    one 4 x 50 run costs ~30-140 s there, depending on the machine's load (Optuna's RDBStorage
+    makes ~100 queries per trial with this pruner)."""
     kind, location = backend
     n_seeds = 3 if kind == "journal" else int(os.environ.get("FERROTUNE_TEST_POSTGRES_SEEDS", "1"))
     seeds = list(range(n_seeds))
