@@ -95,8 +95,19 @@ run_pytest() {
     exit $rc
   fi
 }
+# A throwaway PostgreSQL server (installed from the OS packages when missing) for the
+# distributed tests; FERROTUNE_REQUIRE_POSTGRES=1 makes them fail rather than skip without it.
+step "starting PostgreSQL (tests/postgres_server.sh)"
+source "$root/tests/postgres_server.sh"
+trap 'pg_test_server_stop; rm -rf "${tmp:-}"' EXIT
+pg_test_server_start
+export FERROTUNE_REQUIRE_POSTGRES=1
+# The 4-workers-x-50-trials quality check over 3 seeds on PostgreSQL too (~100 s; default 1 seed).
+export FERROTUNE_TEST_POSTGRES_SEEDS=${FERROTUNE_TEST_POSTGRES_SEEDS:-3}
 run_pytest rust
 # tests/test_wheel.py installs into venvs of its own and sets the backend there itself: it ran
-# above, and once is enough.
-run_pytest python --ignore="$root/tests/test_wheel.py"
+# above, and once is enough. The distributed tests exercise storages and processes, not the
+# numeric backend: once is enough for them too.
+run_pytest python --ignore="$root/tests/test_wheel.py" \
+  --ignore="$root/tests/test_distributed.py" --ignore="$root/tests/test_docs_distributed.py"
 step "all checks passed in $((SECONDS - start)) s"

@@ -396,9 +396,27 @@ def _fleet(second: type, n_rounds: int, directions: list[str]) -> tuple[list, li
     return [(t.state, t.params) for t in trials], attrs
 
 
+class _OptunaOnTrialStreams(optuna.samplers.TPESampler):
+    """Optuna's TPESampler drawing trial ``n`` from the stream ferrotune's sampler uses once it
+    sees another writer in the study (``ferrotune._workers.trial_seed``; issue 6): in the fleet
+    below ferrotune's worker is never alone, so this is what it must match, draw for draw."""
+
+    def __init__(self, seed: int, **kwargs: object) -> None:
+        super().__init__(seed=seed, **kwargs)  # type: ignore[arg-type]
+        self._material = f"seed:{seed}"
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        from ferrotune import _workers
+
+        seed = _workers.trial_seed(self._material, trial.number)
+        self._rng.rng.seed(seed)
+        self._random_sampler = optuna.samplers.RandomSampler(seed=seed)  # type: ignore[arg-type]
+        super().before_trial(study, trial)
+
+
 @pytest.mark.parametrize("directions", [["minimize"], ["minimize", "maximize"]])
 def test_mixed_fleet_with_constant_liar(directions: list[str]) -> None:
-    expected, attrs_expected = _fleet(optuna.samplers.TPESampler, 60, directions)
+    expected, attrs_expected = _fleet(_OptunaOnTrialStreams, 60, directions)
     actual, attrs_actual = _fleet(ferrotune.TPESampler, 60, directions)
     _assert_same(expected, actual)
     # Every trial after the startup ones published its relative params, by either sampler.
@@ -414,7 +432,7 @@ def test_mixed_fleet_detects_missing_liar_attrs() -> None:
         def sample_relative(self, study, trial, search_space):  # type: ignore[no-untyped-def]
             return self._sample_relative(study, trial, search_space)
 
-    expected, _ = _fleet(optuna.samplers.TPESampler, 40, ["minimize", "maximize"])
+    expected, _ = _fleet(_OptunaOnTrialStreams, 40, ["minimize", "maximize"])
     actual, _ = _fleet(Silent, 40, ["minimize", "maximize"])
     with pytest.raises(AssertionError):
         _assert_same(expected, actual)

@@ -21,7 +21,7 @@ from optuna.logging import get_logger
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.trial import FrozenTrial, TrialState
 
-from ferrotune import _history, _multi_objective
+from ferrotune import _history, _multi_objective, _workers
 from ferrotune._backend import get_backend_impl
 from ferrotune._space import encode_space
 from ferrotune.exceptions import InvalidArgumentError
@@ -140,7 +140,13 @@ class TPESampler(BaseSampler):
     (``consider_prior``, ``prior_weight``, ``consider_magic_clip``, ``consider_endpoints``,
     ``gamma``, ``weights`` and ``warn_independent_sampling`` are deprecated there and warn the
     same way here). For the same ``seed`` and history it suggests the same values as Optuna's
-    sampler.
+    sampler, as long as it is the only writer it has seen in the study.
+
+    Several workers on one storage: the sampler writes its worker token on every trial it
+    starts (system attribute ``ferrotune:worker``) and, once it sees a running or tokened trial
+    it did not start, draws each trial ``n`` from a stream seeded by ``(seed, n)``, so workers
+    built identically (same seed, copied or pickled) never share a stream. The rules are in
+    ``ferrotune._workers`` and docs/distributed.md.
 
     Example:
         >>> import optuna, ferrotune
@@ -262,6 +268,8 @@ class TPESampler(BaseSampler):
         self._histories: dict[tuple[int, int], _history.StudyHistory] = {}
         self._n_finished_at_infer: dict[int, int] = {}
         self._encoded: Any = None
+        # Per-trial streams once several workers share a study (see ferrotune._workers).
+        self._workers = _workers.WorkerStreams(seed)
 
     # -- pickling / copying: the lock and the caches are rebuilt, the random streams are kept.
     def __getstate__(self) -> dict[str, Any]:
@@ -281,6 +289,7 @@ class TPESampler(BaseSampler):
         with self._lock:
             self._rng.rng.seed()
             self._random_sampler.reseed_rng()
+            self._workers.reseed()
 
     # -- Optuna's sampler interface -------------------------------------------------------------
     def _is_multivariate(self, study: Study) -> bool:
@@ -382,7 +391,9 @@ class TPESampler(BaseSampler):
     ) -> Any:
         if self._n_finished(study, trial) < self._n_startup_trials:
             with self._lock:
-                return self._random_sampler.sample_independent(
+                streams = self._workers.streams(study, trial)
+                random_sampler = self._random_sampler if streams is None else streams[1]
+                return random_sampler.sample_independent(
                     study, trial, param_name, param_distribution
                 )
         if self._warn_independent_sampling and self._is_multivariate(study):
@@ -400,6 +411,9 @@ class TPESampler(BaseSampler):
         return self._sample(study, trial, {param_name: param_distribution})[param_name]
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        with self._lock:
+            token = self._workers.start(study, trial)
+        study._storage.set_trial_system_attr(trial._trial_id, _workers.WORKER_ATTR, token)
         self._random_sampler.before_trial(study, trial)
 
     def after_trial(
@@ -414,6 +428,8 @@ class TPESampler(BaseSampler):
 
             _process_constraints_after_trial(self._constraints_func, study, trial, state)
         self._random_sampler.after_trial(study, trial, state, values)
+        with self._lock:
+            self._workers.after_trial(trial)
 
     # -- the TPE step -----------------------------------------------------------------------------
     def _history_for(self, study: Study) -> _history.StudyHistory:
@@ -485,6 +501,7 @@ class TPESampler(BaseSampler):
                 below_weights = self._kernel_weights(len(below))
             above_weights = self._kernel_weights(len(above))
 
+            streams = self._workers.streams(study, trial)
             best = backend.sample_step(
                 dims,
                 below,
@@ -495,7 +512,7 @@ class TPESampler(BaseSampler):
                 self._consider_magic_clip,
                 self._consider_endpoints,
                 self._n_ei_candidates,
-                self._rng.rng,
+                self._rng.rng if streams is None else streams[0],
             )
         return {
             name: dist.to_external_repr(float(best[i]))
