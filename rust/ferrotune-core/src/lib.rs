@@ -14,8 +14,10 @@
 //! - `simd`: runtime dispatch of plain loops to AVX2-compiled copies.
 //! - [`error`]: the error type.
 //! - [`hyperband`]: Hyperband / successive-halving bracket arithmetic and rung bookkeeping.
+//! - [`evo`]: genetic algorithm, particle swarm and ACO_R operators (GA/PSO/ACO samplers).
 
 pub mod error;
+pub mod evo;
 pub mod hyperband;
 pub mod mixture;
 pub mod numpy_ops;

@@ -4,6 +4,7 @@
 //! `ferrotune/exceptions.py`, and releases the GIL around the Rust work. All logic lives in the
 //! core crate.
 
+mod evo;
 mod hyperband;
 
 use ferrotune_core::parzen::{ParzenEstimator, ParzenParams};
@@ -585,5 +586,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mt19937_random_sample, m)?)?;
     m.add_function(wrap_pyfunction!(split_and_gather, m)?)?;
     hyperband::register(m)?;
+    evo::register(m)?;
     Ok(())
 }
