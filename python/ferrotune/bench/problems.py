@@ -1,0 +1,176 @@
+"""Benchmark problems: each defines an Optuna objective, its optimum (``None`` = unknown: regret is
+then measured against the best value any run found), a regret target and a grid for grid search.
+
+``PROBLEMS`` maps a name to a factory returning a ``Problem`` (or raising ``ProblemUnavailable``
+with the reason, e.g. an optional package that is not installed).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+
+class ProblemUnavailable(RuntimeError):
+    """The problem cannot run here (a missing optional dependency); the message says why."""
+
+
+@dataclass
+class Problem:
+    name: str
+    objective: Callable[[Any], float]
+    optimum: Optional[float]
+    target: float  # regret at which a run counts as having "reached the target"
+    grid: Optional[dict[str, list[Any]]] = None
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+def _branin() -> Problem:
+    def f(trial: Any) -> float:
+        x1 = trial.suggest_float("x1", -5.0, 10.0)
+        x2 = trial.suggest_float("x2", 0.0, 15.0)
+        b, c = 5.1 / (4 * math.pi**2), 5 / math.pi
+        return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
+
+    grid = {"x1": list(np.linspace(-5, 10, 10)), "x2": list(np.linspace(0, 15, 10))}
+    return Problem("branin", f, 0.397887357729738, 0.05, grid, "Branin, 2-D")
+
+
+_H_A = np.array(
+    [
+        [10, 3, 17, 3.5, 1.7, 8],
+        [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8],
+        [17, 8, 0.05, 10, 0.1, 14],
+    ]
+)
+_H_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
+_H_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def _hartmann6() -> Problem:
+    def f(trial: Any) -> float:
+        x = np.array([trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(6)])
+        inner = np.sum(_H_A * (x - _H_P) ** 2, axis=1)
+        return float(-np.sum(_H_ALPHA * np.exp(-inner)))
+
+    grid = {f"x{i}": [0.2, 0.5, 0.8] for i in range(6)}
+    return Problem("hartmann6", f, -3.322368011391339, 0.1, grid, "Hartmann, 6-D")
+
+
+def _styblinski_tang10() -> Problem:
+    def f(trial: Any) -> float:
+        x = np.array([trial.suggest_float(f"x{i}", -5.0, 5.0) for i in range(10)])
+        return float(0.5 * np.sum(x**4 - 16 * x**2 + 5 * x))
+
+    grid = {f"x{i}": [-3.0, 0.0, 3.0] for i in range(10)}
+    return Problem(
+        "styblinski_tang10", f, -39.16616570377142 * 10, 20.0, grid, "Styblinski-Tang, 10-D"
+    )
+
+
+def _mixed() -> Problem:
+    """Continuous, log-scaled, integer and categorical parameters; optimum 0."""
+
+    offsets = {"relu": 0.0, "tanh": 0.3, "sigmoid": 0.6}
+
+    def f(trial: Any) -> float:
+        act = trial.suggest_categorical("activation", ["relu", "tanh", "sigmoid"])
+        opt = trial.suggest_categorical("optimizer", ["sgd", "adam"])
+        lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+        layers = trial.suggest_int("layers", 1, 8)
+        dropout = trial.suggest_float("dropout", 0.0, 0.5)
+        best_lr = 1e-3 if opt == "adam" else 1e-2
+        return (
+            (math.log10(lr) - math.log10(best_lr)) ** 2
+            + 0.1 * (layers - 4) ** 2
+            + 4 * (dropout - 0.2) ** 2
+            + offsets[act]
+            + (0.0 if opt == "adam" else 0.2)
+        )
+
+    grid = {
+        "activation": ["relu", "tanh", "sigmoid"],
+        "optimizer": ["sgd", "adam"],
+        "lr": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
+        "layers": [1, 4, 8],
+        "dropout": [0.0, 0.25, 0.5],
+    }
+    return Problem("mixed", f, 0.0, 0.05, grid, "mixed categorical/log/int/continuous, 5-D")
+
+
+def _svc_breast_cancer() -> Problem:
+    try:
+        from sklearn.datasets import load_breast_cancer
+        from sklearn.model_selection import cross_val_score
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import SVC
+    except ImportError as exc:
+        raise ProblemUnavailable(f"scikit-learn is not installed ({exc})") from exc
+    X, y = load_breast_cancer(return_X_y=True)
+
+    def f(trial: Any) -> float:
+        c = trial.suggest_float("C", 1e-3, 1e3, log=True)
+        gamma = trial.suggest_float("gamma", 1e-5, 1e1, log=True)
+        kernel = trial.suggest_categorical("kernel", ["rbf", "sigmoid"])
+        model = make_pipeline(StandardScaler(), SVC(C=c, gamma=gamma, kernel=kernel))
+        return 1.0 - float(cross_val_score(model, X, y, cv=3).mean())
+
+    grid = {
+        "C": [1e-3, 1e-2, 1e-1, 1, 10, 100, 1e3],
+        "gamma": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10],
+        "kernel": ["rbf", "sigmoid"],
+    }
+    return Problem(
+        "svc_breast_cancer", f, None, 0.005, grid, "SVC on breast_cancer, 3-fold CV error"
+    )
+
+
+def _bbob(function: int, dim: int) -> Callable[[], Problem]:
+    def build() -> Problem:
+        try:
+            import cocoex  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise ProblemUnavailable(
+                f"bbob needs the `coco-experiment` package (import cocoex failed: {exc})"
+            ) from exc
+        suite = cocoex.Suite(
+            "bbob", "", f"dimensions:{dim} function_indices:{function} instance_indices:1"
+        )
+        problem = next(iter(suite))
+        lower, upper = problem.lower_bounds, problem.upper_bounds
+
+        def f(trial: Any) -> float:
+            x = [trial.suggest_float(f"x{i}", float(lower[i]), float(upper[i])) for i in range(dim)]
+            return float(problem(np.asarray(x)))
+
+        return Problem(f"bbob_f{function}_d{dim}", f, None, 1e-2, None, f"bbob f{function}, {dim}-D")
+
+    return build
+
+
+PROBLEMS: dict[str, Callable[[], Problem]] = {
+    "branin": _branin,
+    "hartmann6": _hartmann6,
+    "styblinski_tang10": _styblinski_tang10,
+    "mixed": _mixed,
+    "svc_breast_cancer": _svc_breast_cancer,
+    "bbob_f1_d5": _bbob(1, 5),
+    "bbob_f8_d5": _bbob(8, 5),
+    "bbob_f15_d5": _bbob(15, 5),
+}
+"""Every known problem. Add one by adding an entry (a factory returning a ``Problem``)."""
+
+DEFAULT_PROBLEMS = ["branin", "hartmann6", "styblinski_tang10", "mixed", "svc_breast_cancer"]
