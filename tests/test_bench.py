@@ -59,11 +59,13 @@ def test_grid_and_unavailable_problems(tmp_path):
     results = str(tmp_path / "r.jsonl")
     ran, skipped, messages = run_matrix(["branin"], ["optuna.Grid"], [0], 4, results, quiet=True)
     assert (ran, skipped) == (1, 0)
+    ran, _, messages = run_matrix(["bbob_f1_d5"], ["optuna.Random"], [0], 3, results, quiet=True)
     try:
         import cocoex  # noqa: F401
     except ImportError:
-        _, _, messages = run_matrix(["bbob_f1_d5"], ["optuna.Random"], [0], 2, results, quiet=True)
-        assert any("coco-experiment" in m for m in messages)
+        assert ran == 0 and any("coco-experiment" in m for m in messages)
+    else:
+        assert ran == 1 and len(lines(results)[-1]["values"]) == 3
 
 
 def test_bad_arguments_are_refused(tmp_path):

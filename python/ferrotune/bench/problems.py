@@ -152,7 +152,7 @@ def _bbob(function: int, dim: int) -> Callable[[], Problem]:
         problem = next(iter(suite))
         lower, upper = problem.lower_bounds, problem.upper_bounds
 
-        def f(trial: Any) -> float:
+        def f(trial: Any, _suite: Any = suite) -> float:  # keeps the suite (owner) alive
             x = [trial.suggest_float(f"x{i}", float(lower[i]), float(upper[i])) for i in range(dim)]
             return float(problem(np.asarray(x)))
 
@@ -173,4 +173,14 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
 }
 """Every known problem. Add one by adding an entry (a factory returning a ``Problem``)."""
 
-DEFAULT_PROBLEMS = ["branin", "hartmann6", "styblinski_tang10", "mixed", "svc_breast_cancer"]
+DEFAULT_PROBLEMS = [
+    "branin",
+    "hartmann6",
+    "styblinski_tang10",
+    "mixed",
+    "svc_breast_cancer",
+    "bbob_f1_d5",
+    "bbob_f8_d5",
+    "bbob_f15_d5",
+]
+"""Run by default; the bbob problems are skipped with a message when cocoex is missing."""
