@@ -8,7 +8,8 @@
   half a step on each side (so the end points of the grid get a full cell) and rounded back to the
   grid on decoding, categorical as the index of the choice.
 * The population is read from the study's storage (completed trials, plus system attributes the
-  samplers write on their trials); nothing is kept between calls except the search-space cache.
+  samplers write on their trials) at every call; what is kept between calls only saves time (the
+  search-space cache and the encoded rows of completed trials, which never change).
 * The random numbers of a trial come from a ``numpy.random.RandomState`` seeded with
   ``[seed, trial.number]``; its MT19937 state is handed to the operators (Rust core or the
   pure-Python twin ``_evo_py``), so both backends propose exactly the same parameters.
@@ -132,11 +133,15 @@ class EvoSamplerBase(BaseSampler):
         self._random = RandomSampler(seed=seed)
         self._search_space = IntersectionSearchSpace()
         self._lock = threading.Lock()
+        # Encoded rows of completed trials, for one (storage, study, search space) at a time.
+        self._cache_key: Any = None
+        self._rows: dict[int, tuple[Optional[list[float]], float]] = {}
 
     # -- pickling: a lock cannot be pickled --------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]
+        state["_cache_key"], state["_rows"] = None, {}  # storage identities do not survive
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -185,16 +190,22 @@ class EvoSamplerBase(BaseSampler):
             pop: list[FrozenTrial] = []
             rows: list[list[float]] = []
             scores: list[float] = []
+            signature = tuple((c.name, repr(c.dist)) for c in codecs)
+            where = (id(study._storage), study._study_id)
+            if self._cache_key != (where, signature):
+                self._cache_key = (where, signature)
+                self._rows = {}
             for t in sorted(trials, key=lambda t: t.number):
-                if t.value is None or math.isnan(t.value):
-                    continue
-                if not all(
-                    c.name in t.params and t.distributions.get(c.name) == c.dist for c in codecs
-                ):
+                cached = self._rows.get(t._trial_id)
+                if cached is None:
+                    cached = self._encode(t, codecs)
+                    self._rows[t._trial_id] = cached
+                row, value = cached
+                if row is None:
                     continue
                 pop.append(t)
-                rows.append([c.encode(t.params[c.name]) for c in codecs])
-                scores.append(sign * float(t.value))
+                rows.append(row)
+                scores.append(sign * value)
             rs = np.random.RandomState([self._seed, trial.number])
             _, key, pos, _, _ = rs.get_state(legacy=True)
             point, attrs = self._propose(
@@ -205,6 +216,16 @@ class EvoSamplerBase(BaseSampler):
                     trial._trial_id, f"{self._attr_prefix}:{name}", value
                 )
         return {c.name: c.decode(x) for c, x in zip(codecs, point)}
+
+    @staticmethod
+    def _encode(t: FrozenTrial, codecs: Sequence[_Codec]) -> tuple[Optional[list[float]], float]:
+        """A completed trial's encoded row (``None`` if it lacks a parameter of the space) and
+        value. Completed trials never change, so this is cached per trial (only to save time)."""
+        if t.value is None or math.isnan(t.value):
+            return None, math.nan
+        if not all(c.name in t.params and t.distributions.get(c.name) == c.dist for c in codecs):
+            return None, math.nan
+        return [c.encode(t.params[c.name]) for c in codecs], float(t.value)
 
     def _propose(
         self,
