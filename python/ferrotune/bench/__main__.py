@@ -63,11 +63,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import ferrotune
     import optuna
 
+    shown = list(argv if argv is not None else sys.argv[1:])
     meta = (
         f"{args.trials} trials x {args.seeds} seeds; ferrotune {ferrotune.__version__} "
         f"({ferrotune.get_backend()} backend), optuna {optuna.__version__}, "
         f"Python {platform.python_version()}, {platform.machine()}. "
-        f"Command: `python -m ferrotune.bench {' '.join(argv if argv is not None else sys.argv[1:])}`."
+        f"Command: `python -m ferrotune.bench {' '.join(a for a in shown if a != '--report-only')}`."
     )
     write_markdown(summary, os.path.join(args.out, "report.md"), plots, meta)
     print(f"wrote {os.path.join(args.out, 'report.md')}", file=sys.stderr)

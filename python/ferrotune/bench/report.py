@@ -126,6 +126,19 @@ def write_markdown(summary: dict[str, dict[str, Any]], path: str, plots: list[st
                 f"{_reach_text(s['reach'])} | {s['overhead'] * 1000:.2f} | {len(final)} |"
             )
         lines.append("")
+        names = list(info["samplers"])
+        same = [
+            f"{a} = {b}"
+            for i, a in enumerate(names)
+            for b in names[i + 1 :]
+            if info["samplers"][a]["regret"].shape == info["samplers"][b]["regret"].shape
+            and np.array_equal(info["samplers"][a]["regret"], info["samplers"][b]["regret"])
+        ]
+        if same:
+            lines.append(
+                "Identical regret curves on every seed (the plots overlap): " + "; ".join(same) + "."
+            )
+            lines.append("")
     for p in plots:
         lines.append(f"![{os.path.splitext(os.path.basename(p))[0]}]({os.path.basename(p)})")
         lines.append("")
