@@ -186,7 +186,9 @@ def test_threads_pickle_and_deepcopy(cls):
     assert_valid(study)
     sampler = make(cls, seed=9)
     base = run(sampler, 20)
-    clones = [pickle.loads(pickle.dumps(sampler)), copy.deepcopy(sampler)]
+    # A fresh sampler with the same seed has no memory at all: the same next params prove that
+    # the population state is rebuilt from the study's storage.
+    clones = [pickle.loads(pickle.dumps(sampler)), copy.deepcopy(sampler), make(cls, seed=9)]
     nexts = []
     for s in [sampler, *clones]:
         study2 = optuna.create_study(sampler=s)
@@ -194,7 +196,7 @@ def test_threads_pickle_and_deepcopy(cls):
             study2.add_trial(t)
         study2.optimize(mixed, n_trials=3)
         nexts.append([t.params for t in study2.trials[20:]])
-    assert nexts[0] == nexts[1] == nexts[2]
+    assert nexts[0] == nexts[1] == nexts[2] == nexts[3]
 
 
 def test_maximize_direction_is_respected():
@@ -216,3 +218,17 @@ def test_beats_random_search_in_median(cls):
     ours = [run(cls(seed=s), 100, objective=sphere).best_value for s in seeds]
     rand = [run(optuna.samplers.RandomSampler(seed=s), 100, objective=sphere).best_value for s in seeds]
     assert statistics.median(ours) < 0.5 * statistics.median(rand), (ours, rand)
+
+
+def test_generation_and_particle_bookkeeping_lives_in_trial_attrs():
+    ga = run(make(ferrotune.GASampler, seed=0), 33)
+    gens = [t.system_attrs.get("ferrotune:ga:generation") for t in ga.trials]
+    # Trial 0 has no relative search space yet (sampled independently, counts as generation 0);
+    # a new generation starts once population_size (8) trials of the current one are complete.
+    assert gens[0] is None
+    assert gens[1:] == [n // 8 for n in range(1, 33)]
+    pso = run(make(ferrotune.PSOSampler, seed=0), 20)
+    for t in pso.trials[1:]:
+        assert t.system_attrs["ferrotune:pso:particle"] == t.number % 6
+        velocity = t.system_attrs["ferrotune:pso:velocity"]
+        assert len(velocity) == 6 and all(abs(v) <= 0.2 for v in velocity)
