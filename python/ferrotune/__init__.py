@@ -21,6 +21,9 @@ from ferrotune.exceptions import (
     NativeBuildMismatchError,
     SearchSpaceError,
 )
+from ferrotune.aco_sampler import ACOSampler
+from ferrotune.ga_sampler import GASampler
+from ferrotune.pso_sampler import PSOSampler
 from ferrotune.pruners import HyperbandPruner, SuccessiveHalvingPruner
 from ferrotune.sampler import (
     TPESampler,
@@ -39,6 +42,9 @@ del check_native_at_import
 __all__ = [
     "__version__",
     "TPESampler",
+    "GASampler",
+    "PSOSampler",
+    "ACOSampler",
     "SuccessiveHalvingPruner",
     "HyperbandPruner",
     "Hyperband",

@@ -168,3 +168,51 @@ def bohb_propose(
     opts: _BohbOptions,
     rng: np.random.RandomState,
 ) -> Tuple[npt.NDArray[np.float64], int, Optional[float]]: ...
+# Evolutionary operators (rust/ferrotune-py/src/evo.rs; twin: ferrotune/_evo_py.py).
+def evo_random_point(dims: Sequence[int], key: npt.NDArray[np.uint32], pos: int) -> list[float]: ...
+def ga_propose(
+    dims: Sequence[int],
+    parents: Sequence[float],
+    scores: Sequence[float],
+    tournament_size: int,
+    crossover_prob: float,
+    eta_crossover: float,
+    mutation_prob: float,
+    eta_mutation: float,
+    key: npt.NDArray[np.uint32],
+    pos: int,
+) -> list[float]: ...
+def pso_init(
+    dims: Sequence[int],
+    inertia: float,
+    cognitive: float,
+    social: float,
+    max_velocity: float,
+    categorical_epsilon: float,
+    key: npt.NDArray[np.uint32],
+    pos: int,
+) -> list[float]: ...
+def pso_propose(
+    dims: Sequence[int],
+    position: Sequence[float],
+    velocity: Sequence[float],
+    personal_best: Sequence[float],
+    global_best: Sequence[float],
+    inertia: float,
+    cognitive: float,
+    social: float,
+    max_velocity: float,
+    categorical_epsilon: float,
+    key: npt.NDArray[np.uint32],
+    pos: int,
+) -> list[float]: ...
+def aco_propose(
+    dims: Sequence[int],
+    archive: Sequence[float],
+    k: int,
+    q: float,
+    xi: float,
+    categorical_epsilon: float,
+    key: npt.NDArray[np.uint32],
+    pos: int,
+) -> list[float]: ...

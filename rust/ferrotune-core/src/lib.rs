@@ -17,9 +17,11 @@
 //! - [`hyperband`]: Hyperband / successive-halving bracket arithmetic and rung bookkeeping.
 //! - [`multi_objective`]: non-domination ranks, hypervolume, HSSP and the multi-objective split.
 //! - [`bohb`]: BOHB's KDE model (budget choice, good/bad split, proposals).
+//! - [`evo`]: genetic algorithm, particle swarm and ACO_R operators (GA/PSO/ACO samplers).
 
 pub mod bohb;
 pub mod error;
+pub mod evo;
 pub mod hyperband;
 pub mod mixture;
 pub mod multi_objective;

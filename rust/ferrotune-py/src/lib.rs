@@ -5,6 +5,7 @@
 //! core crate.
 
 mod bohb;
+mod evo;
 mod hyperband;
 mod multi_objective;
 mod study;
@@ -591,5 +592,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     study::register(m)?;
     multi_objective::register(m)?;
     bohb::register(m)?;
+    evo::register(m)?;
     Ok(())
 }
