@@ -252,3 +252,37 @@ def test_in_place_rng_rejects_other_generators() -> None:
         _core.rng_random_sample(np.random.default_rng(0), 3)  # PCG64 Generator
     with pytest.raises(ferrotune.InvalidArgumentError):
         _core.rng_random_sample(object(), 3)
+
+
+@needs_native
+def test_identical_prefix_compares_identity_not_equality() -> None:
+    objs = [object() for _ in range(6)]
+    assert _core.identical_prefix(objs, objs) == 6
+    assert _core.identical_prefix(objs, objs[:4]) == 4
+    assert _core.identical_prefix(objs, objs[:2] + [object()] + objs[3:]) == 2
+    assert _core.identical_prefix([], objs) == 0
+    a, b = [[1], [2]], [[1], [2]]  # equal but distinct objects
+    assert _core.identical_prefix(a, b) == 0
+    with pytest.raises(TypeError):
+        _core.identical_prefix((1, 2), [1, 2])
+
+
+def test_history_prefix_check_falls_back_to_equality() -> None:
+    """A storage that returns equal copies (as RDB storages do) keeps the cache; a changed
+    trial resets it, whichever backend checks identity."""
+    import optuna
+
+    from ferrotune import _history
+
+    study = optuna.create_study(sampler=ferrotune.TPESampler(seed=0, n_startup_trials=2))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=4)
+    trials = study.get_trials(deepcopy=False)
+    copies = study.get_trials(deepcopy=True)
+    assert _history._same_prefix(trials, list(trials))
+    assert _history._same_prefix(copies, list(trials))
+    changed = list(copies)
+    changed[2] = optuna.trial.create_trial(
+        params={"x": 0.5}, distributions=trials[2].distributions, value=9.0
+    )
+    assert not _history._same_prefix(changed, list(trials))
+    assert _history._same_prefix(trials + copies, list(trials))

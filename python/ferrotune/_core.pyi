@@ -51,6 +51,33 @@ def truncnorm_log_gauss_mass(
 def mt19937_random_sample(
     key: npt.NDArray[np.uint32], pos: int, n: int
 ) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.uint32], int]: ...
+def tpe_sample_step_rng(
+    dims: Sequence[_Dim],
+    below: npt.NDArray[np.float64],
+    below_weights: npt.NDArray[np.float64],
+    above: npt.NDArray[np.float64],
+    above_weights: npt.NDArray[np.float64],
+    prior_weight: float,
+    consider_magic_clip: bool,
+    consider_endpoints: bool,
+    n_candidates: int,
+    rng: np.random.RandomState,
+) -> npt.NDArray[np.float64]: ...
+def rng_random_sample(rng: np.random.RandomState, n: int) -> npt.NDArray[np.float64]: ...
+def split_and_gather(
+    kind: npt.NDArray[np.int8],
+    value: npt.NDArray[np.float64],
+    prune_step: npt.NDArray[np.float64],
+    prune_value: npt.NDArray[np.float64],
+    infeasible: npt.NDArray[np.float64],
+    number: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    n_below: int,
+    maximize: bool,
+    table: npt.NDArray[np.float64],
+    columns: Sequence[int],
+) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
+def identical_prefix(a: List[object], b: List[object]) -> int: ...
 
 class TrialStore:
     """The trials of a native ``ferrotune.Study`` (see ``ferrotune._trial_store`` for the twin)."""

@@ -154,9 +154,9 @@ class StudyHistory:
         """
         ids = self._prefix_ids
         n_prefix = len(ids)
-        # List equality checks identity first, so for storages that hand out the same trial
-        # objects (in-memory) this is a pointer comparison; otherwise FrozenTrial equality.
-        if len(trials) < n_prefix or trials[:n_prefix] != ids:
+        # Storages that hand out the same trial objects (in-memory) pass on identity alone;
+        # otherwise (or past the first differing object) FrozenTrial equality decides.
+        if len(trials) < n_prefix or not _same_prefix(trials, ids):
             ids = self._prefix_ids = []
             self._prefix_rows = _Column(np.intp)
             self._prefix_space = None
@@ -197,6 +197,19 @@ class StudyHistory:
         if tail_rows:
             finished = np.concatenate([finished, np.asarray(tail_rows, dtype=np.intp)])
         return finished, running, ({} if space is None else dict(sorted(space.items())))
+
+
+def _same_prefix(trials: Sequence[FrozenTrial], ids: list[FrozenTrial]) -> bool:
+    """Whether ``trials`` starts with the trials ``ids`` (identical or equal objects)."""
+    n = len(ids)
+    k = 0
+    if type(trials) is list:
+        from ferrotune._backend import get_backend_impl
+
+        backend = get_backend_impl()
+        if backend.name == "rust":
+            k = backend.core.identical_prefix(trials, ids)  # type: ignore[attr-defined]
+    return k == n or list(trials[k:n]) == ids[k:]
 
 
 SplitComplete = Callable[[StudyHistory, np.ndarray, int], tuple[np.ndarray, np.ndarray]]

@@ -267,6 +267,9 @@ class TPESampler(BaseSampler):
         self._lock = threading.RLock()
         self._histories: dict[tuple[int, int], _history.StudyHistory] = {}
         self._n_finished_at_infer: dict[int, int] = {}
+        # trial id -> (history, finished rows, running trials) of the scan made by
+        # infer_relative_search_space, reused by the relative step of the same trial.
+        self._scan_at_infer: dict[int, tuple[Any, np.ndarray, list]] = {}
         self._encoded: Any = None
         # Per-trial streams once several workers share a study (see ferrotune._workers).
         self._workers = _workers.WorkerStreams(seed)
@@ -277,6 +280,7 @@ class TPESampler(BaseSampler):
         del state["_lock"]
         del state["_histories"]
         del state["_n_finished_at_infer"]
+        del state["_scan_at_infer"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -284,6 +288,7 @@ class TPESampler(BaseSampler):
         self._lock = threading.RLock()
         self._histories = {}
         self._n_finished_at_infer = {}
+        self._scan_at_infer = {}
 
     def reseed_rng(self) -> None:
         with self._lock:
@@ -326,11 +331,17 @@ class TPESampler(BaseSampler):
         # The per-ask cached trial list, as Optuna's IntersectionSearchSpace reads it.
         trials = study._get_trials(deepcopy=False, states=None, use_cache=True)
         with self._lock:
-            rows, _, space = self._history_for(study).scan(trials, trial.number, False)
-            # Kept for the startup check of sample_relative (same trial, same cached list).
+            hist = self._history_for(study)
+            rows, running, space = hist.scan(trials, trial.number, self._constant_liar)
+            # Kept for the startup check of sample_relative (same trial, same cached list) and
+            # for its TPE step: Optuna reads the trials again there, microseconds later, which
+            # gives the same list unless another thread or worker changed the study in between
+            # (a race either way); reading once saves a storage read and a scan per trial.
             if len(self._n_finished_at_infer) > 1024:  # entries never claimed (errors)
                 self._n_finished_at_infer.clear()
+                self._scan_at_infer.clear()
             self._n_finished_at_infer[trial._trial_id] = len(rows)
+            self._scan_at_infer[trial._trial_id] = (hist, rows.copy(), running)
         for name, distribution in space.items():
             if not distribution.single():
                 search_space[name] = distribution
@@ -462,14 +473,28 @@ class TPESampler(BaseSampler):
     ) -> dict[str, Any]:
         names = list(search_space)
         dims = self._encode(search_space)
-        # With the constant liar, a fresh read of storage (running trials included), as Optuna.
-        trials = study._get_trials(deepcopy=False, states=None, use_cache=not self._constant_liar)
         multi_objective = study._is_multi_objective()
         multivariate = self._is_multivariate(study)
+        with self._lock:
+            stashed = self._scan_at_infer.pop(trial._trial_id, None)
+        trials = None
+        if stashed is None:
+            # With the constant liar, a fresh read of storage (running trials included), as
+            # Optuna does.
+            trials = study._get_trials(
+                deepcopy=False, states=None, use_cache=not self._constant_liar
+            )
 
         with self._lock:
             hist = self._history_for(study)
-            finished_rows, running, _ = hist.scan(trials, trial.number, self._constant_liar)
+            if stashed is not None and stashed[0] is hist:
+                finished_rows, running = stashed[1], stashed[2]
+            else:
+                if trials is None:
+                    trials = study._get_trials(
+                        deepcopy=False, states=None, use_cache=not self._constant_liar
+                    )
+                finished_rows, running, _ = hist.scan(trials, trial.number, self._constant_liar)
 
             gamma = self._gamma
             if gamma is None:

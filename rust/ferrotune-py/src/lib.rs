@@ -22,6 +22,7 @@ use numpy::{
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 
 /// A dimension as the Python layer encodes it: `(kind, low, high, step, log, n_choices)`,
 /// with kind 0 = numerical, 1 = categorical and step 0.0 meaning continuous.
@@ -576,6 +577,35 @@ fn split_and_gather<'py>(
     ))
 }
 
+/// Number of leading positions at which the lists `a` and `b` hold the very same object
+/// (identity, not equality). The history cache checks with it that a storage read still starts
+/// with the trials it has converted, without touching the trial objects themselves.
+#[pyfunction]
+fn identical_prefix(a: &Bound<'_, PyList>, b: &Bound<'_, PyList>) -> usize {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut i = 0;
+    while i < n {
+        let Ok(at) = pyo3::ffi::Py_ssize_t::try_from(i) else {
+            break;
+        };
+        // SAFETY: the GIL is held (we have `Bound` references) and `at` is below both lengths.
+        // `PyList_GetItem` returns borrowed references (null on error); they are only compared
+        // as addresses, never dereferenced or kept.
+        let (x, y) = unsafe {
+            (
+                pyo3::ffi::PyList_GetItem(pa, at),
+                pyo3::ffi::PyList_GetItem(pb, at),
+            )
+        };
+        if x.is_null() || x != y {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -588,6 +618,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(truncnorm_log_gauss_mass, m)?)?;
     m.add_function(wrap_pyfunction!(mt19937_random_sample, m)?)?;
     m.add_function(wrap_pyfunction!(split_and_gather, m)?)?;
+    m.add_function(wrap_pyfunction!(identical_prefix, m)?)?;
     hyperband::register(m)?;
     study::register(m)?;
     multi_objective::register(m)?;
