@@ -29,6 +29,7 @@ from optuna.distributions import (
 
 from ferrotune import _bohb_py
 from ferrotune._backend import get_backend_impl
+from ferrotune._unit_space import UnitMap
 from ferrotune.exceptions import InvalidArgumentError, NativeBuildMismatchError, SearchSpaceError
 
 DEFAULTS = dict(
@@ -103,48 +104,6 @@ def check_options(
     return (n_min, top, samples, frac, factor, floor)
 
 
-class _Num:
-    """Affine map of one numerical distribution onto [0, 1]."""
-
-    def __init__(self, dist: BaseDistribution) -> None:
-        self.dist = dist
-        self.is_int = isinstance(dist, IntDistribution)
-        step = dist.step
-        self.step = None if step is None else float(step)
-        self.log = bool(dist.log)
-        low, high = float(dist.low), float(dist.high)
-        self.low, self.high = low, high
-        if self.step is not None and not self.log:
-            lo, hi = low - self.step / 2, high + self.step / 2
-        elif self.is_int:  # log int (step 1)
-            lo, hi = math.log(low - 0.5), math.log(high + 0.5)
-        elif self.log:
-            lo, hi = math.log(low), math.log(high)
-        else:
-            lo, hi = low, high
-        self.lo, self.span = lo, hi - lo
-
-    def encode(self, x: Any) -> float:
-        if self.span == 0.0 or self.low == self.high:
-            return 0.0
-        t = math.log(float(x)) if self.log else float(x)
-        return min(max((t - self.lo) / self.span, 0.0), 1.0)
-
-    def decode(self, v: float) -> Any:
-        if self.low == self.high:
-            return int(self.low) if self.is_int else self.low
-        t = self.lo + float(v) * self.span
-        x = math.exp(t) if self.log else t
-        if self.step is not None and not self.log:
-            n = int(round((self.high - self.low) / self.step))
-            k = min(max(int(math.floor((x - self.low) / self.step + 0.5)), 0), n)
-            x = self.low + k * self.step
-            return int(round(x)) if self.is_int else min(x, self.high)
-        if self.is_int:
-            return min(max(int(math.floor(x + 0.5)), int(self.low)), int(self.high))
-        return min(max(x, self.low), self.high)
-
-
 class Encoder:
     """Encodes parameter dicts of a search space to BOHB vectors and back."""
 
@@ -152,7 +111,7 @@ class Encoder:
         self.names: List[str] = list(search_space)
         self.dists: Dict[str, BaseDistribution] = dict(search_space)
         self.kinds: List[int] = []
-        self._maps: List[Optional[_Num]] = []
+        self._maps: List[Optional[UnitMap]] = []
         for name, dist in search_space.items():
             if isinstance(dist, CategoricalDistribution):
                 self.kinds.append(len(dist.choices))
@@ -161,7 +120,7 @@ class Encoder:
                 if not (math.isfinite(float(dist.low)) and math.isfinite(float(dist.high))):
                     raise SearchSpaceError(f"Parameter {name!r}: bounds must be finite.")
                 self.kinds.append(0)
-                self._maps.append(_Num(dist))
+                self._maps.append(UnitMap(dist))
             else:
                 raise SearchSpaceError(
                     f"Parameter {name!r}: unsupported distribution {type(dist).__name__}; "

@@ -3,7 +3,8 @@
 * Relative sampling over Optuna's ``IntersectionSearchSpace`` of completed trials (single-value
   distributions left out); anything outside it is sampled independently by an Optuna
   ``RandomSampler`` with the same seed.
-* Encoding of every distribution type into the operators' space (see ``_Codec``): float in
+* Encoding of every distribution type into the operators' space (``_Codec``, numerical ones
+  through ``_unit_space.UnitMap``, shared with BOHB): float in
   ``[low, high]``, log float and log int through the logarithm, stepped float and int widened by
   half a step on each side (so the end points of the grid get a full cell) and rounded back to the
   grid on decoding, categorical as the index of the choice.
@@ -37,6 +38,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ferrotune import _evo_py
 from ferrotune._backend import get_backend_impl
+from ferrotune._unit_space import UnitMap
 from ferrotune.exceptions import InvalidArgumentError, SearchSpaceError
 
 if TYPE_CHECKING:
@@ -53,53 +55,30 @@ def operators() -> Any:
 
 
 class _Codec:
-    """Maps one distribution to an operator coordinate and back."""
+    """Maps one distribution to an operator coordinate and back: categorical parameters to
+    their choice index, numerical ones onto [0, 1] (``UnitMap``)."""
 
     def __init__(self, name: str, dist: BaseDistribution) -> None:
         self.name = name
         self.dist = dist
+        self.unit: Optional[UnitMap] = None
         if isinstance(dist, CategoricalDistribution):
             self.code = len(dist.choices)
             return
         if not isinstance(dist, (FloatDistribution, IntDistribution)):
             raise SearchSpaceError(f"parameter {name!r}: unsupported distribution {dist!r}")
         self.code = 0
-        low, high = float(dist.low), float(dist.high)
-        step = dist.step
-        self.is_int = isinstance(dist, IntDistribution)
-        self.log = bool(dist.log)
-        self.step = None if step is None else float(step)
-        if self.log:
-            pad = 0.5 if self.is_int else 0.0
-            self.lo, self.hi = math.log(low - pad), math.log(high + pad)
-        elif self.step is not None:
-            self.lo, self.hi = low - 0.5 * self.step, high + 0.5 * self.step
-        else:
-            self.lo, self.hi = low, high
+        self.unit = UnitMap(dist)
 
     def encode(self, value: Any) -> float:
-        if self.code:
+        if self.unit is None:
             return float(self.dist.to_internal_repr(value))
-        t = math.log(value) if self.log else float(value)
-        width = self.hi - self.lo
-        return min(max((t - self.lo) / width, 0.0), 1.0) if width > 0 else 0.5
+        return self.unit.encode(value)
 
     def decode(self, x: float) -> Any:
-        if self.code:
+        if self.unit is None:
             return self.dist.to_external_repr(int(x))
-        dist = self.dist
-        t = self.lo + x * (self.hi - self.lo)
-        v = math.exp(t) if self.log else t
-        if self.is_int:
-            if self.log:
-                k = int(round(v))
-            else:
-                k = dist.low + int(round((v - dist.low) / dist.step)) * dist.step
-            return int(min(max(k, dist.low), dist.high))
-        if self.step is not None:
-            n = round((v - dist.low) / self.step)
-            v = dist.low + n * self.step
-        return float(min(max(v, dist.low), dist.high))
+        return self.unit.decode(x)
 
 
 def check_positive_int(name: str, value: Any, minimum: int) -> int:

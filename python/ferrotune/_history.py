@@ -14,6 +14,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from optuna.study import Study, StudyDirection
+
+from ferrotune._backend import get_backend_impl
 from optuna.trial import FrozenTrial, TrialState
 
 COMPLETE = 0
@@ -204,8 +206,6 @@ def _same_prefix(trials: Sequence[FrozenTrial], ids: list[FrozenTrial]) -> bool:
     n = len(ids)
     k = 0
     if type(trials) is list:
-        from ferrotune._backend import get_backend_impl
-
         backend = get_backend_impl()
         if backend.name == "rust":
             k = backend.core.identical_prefix(trials, ids)  # type: ignore[attr-defined]

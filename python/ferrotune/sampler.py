@@ -266,9 +266,8 @@ class TPESampler(BaseSampler):
             )
         self._lock = threading.RLock()
         self._histories: dict[tuple[int, int], _history.StudyHistory] = {}
-        self._n_finished_at_infer: dict[int, int] = {}
         # trial id -> (history, finished rows, running trials) of the scan made by
-        # infer_relative_search_space, reused by the relative step of the same trial.
+        # infer_relative_search_space, reused by the startup check and the step of that trial.
         self._scan_at_infer: dict[int, tuple[Any, np.ndarray, list]] = {}
         self._encoded: Any = None
         # Per-trial streams once several workers share a study (see ferrotune._workers).
@@ -279,7 +278,6 @@ class TPESampler(BaseSampler):
         state = self.__dict__.copy()
         del state["_lock"]
         del state["_histories"]
-        del state["_n_finished_at_infer"]
         del state["_scan_at_infer"]
         return state
 
@@ -287,7 +285,6 @@ class TPESampler(BaseSampler):
         self.__dict__.update(state)
         self._lock = threading.RLock()
         self._histories = {}
-        self._n_finished_at_infer = {}
         self._scan_at_infer = {}
 
     def reseed_rng(self) -> None:
@@ -337,10 +334,8 @@ class TPESampler(BaseSampler):
             # for its TPE step: Optuna reads the trials again there, microseconds later, which
             # gives the same list unless another thread or worker changed the study in between
             # (a race either way); reading once saves a storage read and a scan per trial.
-            if len(self._n_finished_at_infer) > 1024:  # entries never claimed (errors)
-                self._n_finished_at_infer.clear()
+            if len(self._scan_at_infer) > 1024:  # entries never claimed (errors)
                 self._scan_at_infer.clear()
-            self._n_finished_at_infer[trial._trial_id] = len(rows)
             self._scan_at_infer[trial._trial_id] = (hist, rows.copy(), running)
         for name, distribution in space.items():
             if not distribution.single():
@@ -378,11 +373,11 @@ class TPESampler(BaseSampler):
     def _n_finished(self, study: Study, trial: FrozenTrial) -> int:
         """Number of COMPLETE and PRUNED trials in the per-ask cached trial list."""
         with self._lock:
-            n = self._n_finished_at_infer.pop(trial._trial_id, None)
-            if n is None:
-                trials = study._get_trials(deepcopy=False, states=None, use_cache=True)
-                n = len(self._history_for(study).scan(trials, trial.number, False)[0])
-        return n
+            stashed = self._scan_at_infer.get(trial._trial_id)
+            if stashed is not None:
+                return len(stashed[1])
+            trials = study._get_trials(deepcopy=False, states=None, use_cache=True)
+            return len(self._history_for(study).scan(trials, trial.number, False)[0])
 
     def _sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
@@ -390,6 +385,8 @@ class TPESampler(BaseSampler):
         if not search_space:
             return {}
         if self._n_finished(study, trial) < self._n_startup_trials:
+            with self._lock:
+                self._scan_at_infer.pop(trial._trial_id, None)
             return {}
         return self._sample(study, trial, search_space)
 
@@ -441,6 +438,7 @@ class TPESampler(BaseSampler):
         self._random_sampler.after_trial(study, trial, state, values)
         with self._lock:
             self._workers.after_trial(trial)
+            self._scan_at_infer.pop(trial._trial_id, None)
 
     # -- the TPE step -----------------------------------------------------------------------------
     def _history_for(self, study: Study) -> _history.StudyHistory:
