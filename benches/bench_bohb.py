@@ -47,124 +47,17 @@ import math
 import statistics
 import sys
 import time
-import warnings
 from typing import Callable, Dict, List, Tuple
 
-import numpy as np
 import optuna
-from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 import ferrotune
+from ferrotune.bench.multifidelity import PROBLEMS
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 ETA = 3
 
-# --- problems ---------------------------------------------------------------------------------
-
-H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
-H6_A = np.array(
-    [
-        [10, 3, 17, 3.5, 1.7, 8],
-        [0.05, 10, 17, 0.1, 8, 14],
-        [3, 3.5, 1.7, 10, 17, 8],
-        [17, 8, 0.05, 10, 0.1, 14],
-    ]
-)
-H6_P = 1e-4 * np.array(
-    [
-        [1312, 1696, 5569, 124, 8283, 5886],
-        [2329, 4135, 8307, 3736, 1004, 9991],
-        [2348, 1451, 3522, 2883, 3047, 6650],
-        [4047, 8828, 8732, 5743, 1091, 381],
-    ]
-)
-H6_OPT = -3.32237
-
-
-class Hartmann6:
-    name = "hartmann6"
-
-    def __init__(self, max_budget: int, seed: int, bias: float = 0.5, noise: float = 0.1):
-        self.R = max_budget
-        self.bias, self.noise = bias, noise
-        self.rng = np.random.RandomState(10_000 + seed)
-        self.space = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(6)}
-
-    @staticmethod
-    def exact(x: np.ndarray) -> float:
-        return float(-np.sum(H6_ALPHA * np.exp(-np.sum(H6_A * (x - H6_P) ** 2, axis=1))))
-
-    def __call__(self, params: Dict, budget: float) -> float:
-        x = np.array([params[f"x{i}"] for i in range(6)])
-        z = 100.0 * budget / self.R
-        t = 1.0 - math.log(z) / math.log(100.0)
-        alpha = H6_ALPHA - self.bias * t
-        f = float(-np.sum(alpha * np.exp(-np.sum(H6_A * (x - H6_P) ** 2, axis=1))))
-        return f + self.noise * t * abs(float(self.rng.randn()))
-
-    def regret(self, params: Dict) -> float:
-        return self.exact(np.array([params[f"x{i}"] for i in range(6)])) - H6_OPT
-
-
-class SgdBreastCancer:
-    name = "sgd"
-
-    def __init__(self, max_budget: int, seed: int):
-        from sklearn.datasets import load_breast_cancer
-        from sklearn.model_selection import train_test_split
-        from sklearn.preprocessing import StandardScaler
-
-        # Digits (10 classes, one-vs-rest) costs ~13 ms per epoch here, 5x breast cancer.
-        X, y = load_breast_cancer(return_X_y=True)
-        Xtr, Xva, ytr, yva = train_test_split(X, y, test_size=1 / 3, random_state=0, stratify=y)
-        sc = StandardScaler().fit(Xtr)
-        self.Xtr, self.Xva, self.ytr, self.yva = sc.transform(Xtr), sc.transform(Xva), ytr, yva
-        self.classes = np.unique(y)
-        self.R = max_budget
-        self.space = {
-            "alpha": FloatDistribution(1e-7, 1e-1, log=True),
-            "eta0": FloatDistribution(1e-5, 1.0, log=True),
-            "l1_ratio": FloatDistribution(0.0, 1.0),
-            "learning_rate": CategoricalDistribution(["constant", "invscaling", "adaptive", "optimal"]),
-            "loss": CategoricalDistribution(["hinge", "log_loss", "modified_huber", "perceptron"]),
-            "average": CategoricalDistribution([False, True]),
-        }
-        self.memo: Dict[Tuple, Tuple] = {}
-
-    def _curve(self, params: Dict, epochs: int) -> List[float]:
-        from sklearn.linear_model import SGDClassifier
-
-        key = tuple(sorted(params.items()))
-        clf, curve = self.memo.get(key, (None, []))
-        if clf is None:
-            clf = SGDClassifier(
-                alpha=params["alpha"],
-                eta0=params["eta0"],
-                l1_ratio=params["l1_ratio"],
-                penalty="elasticnet",
-                learning_rate=params["learning_rate"],
-                loss=params["loss"],
-                average=params["average"],
-                random_state=0,
-            )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            while len(curve) < epochs:
-                clf.partial_fit(self.Xtr, self.ytr, classes=self.classes)
-                err = 1.0 - float(np.mean(clf.predict(self.Xva) == self.yva))
-                curve.append(err if math.isfinite(err) else 1.0)
-        self.memo[key] = (clf, curve)
-        return curve
-
-    def __call__(self, params: Dict, budget: float) -> float:
-        return self._curve(params, int(round(budget)))[int(round(budget)) - 1]
-
-    def regret(self, params: Dict) -> float:
-        return self(params, self.R)  # normalised against the best value later
-
-
-PROBLEMS = {"hartmann6": Hartmann6, "sgd": SgdBreastCancer}
 DEFAULT_BUDGET = {"hartmann6": 200.0, "sgd": 100.0}
 
 # --- methods ----------------------------------------------------------------------------------
