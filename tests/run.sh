@@ -9,6 +9,7 @@
 #   FERROTUNE_TEST_VENV=/path    # reuse/keep a virtual environment at that path
 #   FERROTUNE_DIST=/path         # where the wheels go (default target/wheelhouse)
 #   FERROTUNE_PYTEST_ARGS="-x"   # extra pytest arguments
+#   FERROTUNE_PYTEST_WORKERS=1   # pytest-xdist workers (default: auto, one per CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -77,14 +78,17 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "cargo test"
 cargo test --workspace --quiet
 
+# pytest-xdist workers (one per CPU by default): the tests are independent and mostly CPU-bound.
+# The distributed tests start worker processes of their own and run alone, without xdist.
+workers=${FERROTUNE_PYTEST_WORKERS:-auto}
 run_pytest() {
   local backend=$1
   shift
-  step "pytest (FERROTUNE_BACKEND=$backend)"
+  step "pytest (FERROTUNE_BACKEND=$backend) $*"
   set +e
   # Run from a neutral directory so that the installed package, not the source tree, is tested.
   (cd "$root/tests" && FERROTUNE_REQUIRE_NATIVE=1 FERROTUNE_BACKEND=$backend "$py" -m pytest -q -p no:cacheprovider \
-      --rootdir "$root" -c "$root/pyproject.toml" "$@" ${FERROTUNE_PYTEST_ARGS:-} "$root/tests")
+      --rootdir "$root" -c "$root/pyproject.toml" --durations=10 "$@" ${FERROTUNE_PYTEST_ARGS:-})
   local rc=$?
   set -e
   if [ $rc -eq 5 ]; then
@@ -104,10 +108,12 @@ pg_test_server_start
 export FERROTUNE_REQUIRE_POSTGRES=1
 # The 4-workers-x-50-trials quality check over 3 seeds on PostgreSQL too (~100 s; default 1 seed).
 export FERROTUNE_TEST_POSTGRES_SEEDS=${FERROTUNE_TEST_POSTGRES_SEEDS:-3}
-run_pytest rust
+distributed=("$root/tests/test_distributed.py" "$root/tests/test_docs_distributed.py")
+run_pytest rust -n "$workers" --ignore="${distributed[0]}" --ignore="${distributed[1]}" "$root/tests"
+run_pytest rust "${distributed[@]}"
 # tests/test_wheel.py installs into venvs of its own and sets the backend there itself: it ran
 # above, and once is enough. The distributed tests exercise storages and processes, not the
 # numeric backend: once is enough for them too.
-run_pytest python --ignore="$root/tests/test_wheel.py" \
-  --ignore="$root/tests/test_distributed.py" --ignore="$root/tests/test_docs_distributed.py"
+run_pytest python -n "$workers" --ignore="$root/tests/test_wheel.py" \
+  --ignore="${distributed[0]}" --ignore="${distributed[1]}" "$root/tests"
 step "all checks passed in $((SECONDS - start)) s"

@@ -82,7 +82,7 @@ pub fn hyperband_plan(
     let s_max = max_bracket_index(min_budget, max_budget, eta)?;
     let too_big = || {
         invalid(format!(
-            "budgets {min_budget}..{max_budget} with eta {eta} give {} brackets: the bracket \
+            "budgets {min_budget:?}..{max_budget:?} with eta {eta} give {} brackets: the bracket \
              sizes do not fit in 64 bits",
             u64::from(s_max) + 1
         ))
