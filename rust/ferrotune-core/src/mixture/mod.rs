@@ -404,7 +404,7 @@ impl Mixture {
                 }
                 let tile_rows = if has_rows {
                     let row = |q: usize| &rows[point(q) * stride..(point(q) + 1) * stride];
-                    Some([row(0), row(1), row(2), row(3)])
+                    Some(std::array::from_fn(row))
                 } else {
                     None
                 };
