@@ -30,12 +30,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--samplers", type=_list, default=list(SAMPLERS),
                         help=f"comma-separated; known: {', '.join(SAMPLERS)}")
     parser.add_argument("--seeds", type=int, default=None,
-                        help="number of seeds (0..n-1); default: each problem's own (5, or 3 "
-                        "for the slower scikit-learn tasks)")
+                        help="number of seeds (0..n-1); default: each problem's own (5)")
     parser.add_argument("--trials", type=int, default=None,
                         help="trials per run (multi-fidelity problems: budget in full "
-                        "evaluations); default: each problem's own (100, or 40 for the slower "
-                        "scikit-learn tasks)")
+                        "evaluations); default: each problem's own (100; 50 for SVC, 40 for the "
+                        "slower scikit-learn tasks)")
     parser.add_argument("--out", default="bench-results", help="output directory")
     parser.add_argument("--report-only", action="store_true", help="only rewrite the report")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

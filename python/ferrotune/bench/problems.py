@@ -242,7 +242,7 @@ def _hgb_breast_cancer() -> Problem:
     }
     return Problem(
         "hgb_breast_cancer", space, f, None, 0.005, grid,
-        "HistGradientBoosting on breast_cancer, 3-fold CV error", trials=40, seeds=3,
+        "HistGradientBoosting on breast_cancer, 3-fold CV error", trials=40, seeds=5,
     )
 
 
@@ -285,7 +285,7 @@ def _mlp_breast_cancer() -> Problem:
     }
     return Problem(
         "mlp_breast_cancer", space, f, None, 0.005, grid,
-        "MLPClassifier on breast_cancer, 3-fold CV error", trials=40, seeds=3,
+        "MLPClassifier on breast_cancer, 3-fold CV error", trials=40, seeds=5,
     )
 
 

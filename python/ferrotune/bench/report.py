@@ -233,7 +233,8 @@ def write_plots(summary: dict[str, dict[str, Any]], out_dir: str) -> list[str]:
     paths = []
     all_samplers = sorted({s for info in summary.values() for s in info["samplers"]}, key=_order)
     cmap = plt.get_cmap("tab10")
-    colours = {s: cmap(i % 10) for i, s in enumerate(all_samplers)}
+    palette = [cmap(i) for i in range(10)] + ["black", "gold", "lime", "navy"]
+    colours = {s: palette[i % len(palette)] for i, s in enumerate(all_samplers)}
     for kind in ("trials", "time"):
         fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False)
         for ax, problem in zip(axes.flat, names):
