@@ -77,12 +77,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import optuna
 
     shown = list(argv if argv is not None else sys.argv[1:])
-    size = (
-        f"{args.trials if args.trials is not None else 'per-problem'} trials x "
-        f"{args.seeds if args.seeds is not None else 'per-problem'} seeds (see each section)"
-    )
+    if args.trials is None and args.seeds is None:
+        size = "Trials and seeds: each problem's defaults (given in its section)"
+    else:
+        size = (
+            f"{args.trials if args.trials is not None else 'default'} trials x "
+            f"{args.seeds if args.seeds is not None else 'default'} seeds"
+        )
+    total = sum(r["elapsed"][-1] for r in records if r["elapsed"])
     meta = (
-        f"{size}; ferrotune {ferrotune.__version__} "
+        f"{size}; the {len(records)} runs took {total / 60:.1f} min of wall time in all. "
+        f"ferrotune {ferrotune.__version__} "
         f"({ferrotune.get_backend()} backend), optuna {optuna.__version__}, "
         f"Python {platform.python_version()}, {platform.machine()}. "
         f"Command: `python -m ferrotune.bench {' '.join(a for a in shown if a != '--report-only')}`."

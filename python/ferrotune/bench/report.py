@@ -148,6 +148,9 @@ def write_markdown(summary: dict[str, dict[str, Any]], path: str, plots: list[st
         "noisy). *budget to target* is in budget units, and the curves of `regret_vs_trials.png`",
         "are against budget spent on these problems.",
         "",
+        "In the plots (median and IQR over seeds, log scale), a regret of 0 (a run that found the",
+        "best value of all runs) is drawn at half the smallest positive regret of the panel.",
+        "",
     ]
     for problem, info in summary.items():
         any_s = next(iter(info["samplers"].values()))
@@ -239,8 +242,16 @@ def write_plots(summary: dict[str, dict[str, Any]], out_dir: str) -> list[str]:
         fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False)
         for ax, problem in zip(axes.flat, names):
             info = summary[problem]
+            # log scale: a regret of 0 (the best value found) is drawn at half the smallest
+            # positive regret of the panel
+            positive = [
+                float(np.min(r[(r > 0) & np.isfinite(r)]))
+                for r in (s["regret"] for s in info["samplers"].values())
+                if np.any((r > 0) & np.isfinite(r))
+            ]
+            floor = 0.5 * min(positive) if positive else 1e-9
             for sampler, s in info["samplers"].items():
-                reg = np.maximum(s["regret"], 1e-9)
+                reg = np.maximum(s["regret"], floor)
                 med = np.median(reg, axis=0)
                 lo, hi = np.percentile(reg, [25, 75], axis=0)
                 x = (
