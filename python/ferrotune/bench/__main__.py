@@ -13,7 +13,7 @@ import platform
 import sys
 from typing import Optional, Sequence
 
-from ferrotune.bench.problems import DEFAULT_PROBLEMS, PROBLEMS
+from ferrotune.bench.problems import DEFAULT_PROBLEMS, PROBLEMS, run_size
 from ferrotune.bench.report import summarise, write_markdown, write_plots
 from ferrotune.bench.runner import load_results, run_matrix
 from ferrotune.bench.samplers import SAMPLERS
@@ -29,13 +29,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help=f"comma-separated; known: {', '.join(PROBLEMS)}")
     parser.add_argument("--samplers", type=_list, default=list(SAMPLERS),
                         help=f"comma-separated; known: {', '.join(SAMPLERS)}")
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0..n-1)")
-    parser.add_argument("--trials", type=int, default=100, help="trials per run")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="number of seeds (0..n-1); default: each problem's own (5)")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="trials per run (multi-fidelity problems: budget in full "
+                        "evaluations); default: each problem's own (100; 50 for SVC, 40 for the "
+                        "slower scikit-learn tasks)")
     parser.add_argument("--out", default="bench-results", help="output directory")
     parser.add_argument("--report-only", action="store_true", help="only rewrite the report")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    if args.trials < 1 or args.seeds < 1:
+    if (args.trials is not None and args.trials < 1) or (args.seeds is not None and args.seeds < 1):
         parser.error("--trials and --seeds must be at least 1")
     for name in args.problems:
         if name not in PROBLEMS:
@@ -46,31 +50,50 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.makedirs(args.out, exist_ok=True)
     results = os.path.join(args.out, "results.jsonl")
     if not args.report_only:
+        seeds = range(args.seeds) if args.seeds is not None else None
         ran, skipped, _ = run_matrix(
-            args.problems, args.samplers, range(args.seeds), args.trials, results, args.quiet
+            args.problems, args.samplers, seeds, args.trials, results, args.quiet
         )
         print(f"ran {ran} runs, skipped {skipped} already in {results}", file=sys.stderr)
+    sizes = {p: run_size(p) for p in args.problems}
+    want = {
+        p: (args.trials if args.trials is not None else t, args.seeds if args.seeds is not None else n)
+        for p, (t, n) in sizes.items()
+    }
     records = [
         r for r in load_results(results)
-        if r["problem"] in args.problems and r["sampler"] in args.samplers
-        and r["n_trials"] == args.trials and r["seed"] < args.seeds
+        if r["problem"] in want and r["sampler"] in args.samplers
+        and r["n_trials"] == want[r["problem"]][0] and r["seed"] < want[r["problem"]][1]
     ]
     if not records:
         print("no results to report", file=sys.stderr)
         return 1
+    import numpy as np
+
     summary = summarise(records)
-    plots = write_plots(summary, args.out)
+    with np.errstate(invalid="ignore"):  # runs with no full-budget trial yet: inf regret
+        plots = write_plots(summary, args.out)
     import ferrotune
     import optuna
 
     shown = list(argv if argv is not None else sys.argv[1:])
+    if args.trials is None and args.seeds is None:
+        size = "Trials and seeds: each problem's defaults (given in its section)"
+    else:
+        size = (
+            f"{args.trials if args.trials is not None else 'default'} trials x "
+            f"{args.seeds if args.seeds is not None else 'default'} seeds"
+        )
+    total = sum(r["elapsed"][-1] for r in records if r["elapsed"])
     meta = (
-        f"{args.trials} trials x {args.seeds} seeds; ferrotune {ferrotune.__version__} "
+        f"{size}; the {len(records)} runs took {total / 60:.1f} min of wall time in all. "
+        f"ferrotune {ferrotune.__version__} "
         f"({ferrotune.get_backend()} backend), optuna {optuna.__version__}, "
         f"Python {platform.python_version()}, {platform.machine()}. "
         f"Command: `python -m ferrotune.bench {' '.join(a for a in shown if a != '--report-only')}`."
     )
-    write_markdown(summary, os.path.join(args.out, "report.md"), plots, meta)
+    with np.errstate(invalid="ignore"):
+        write_markdown(summary, os.path.join(args.out, "report.md"), plots, meta)
     print(f"wrote {os.path.join(args.out, 'report.md')}", file=sys.stderr)
     return 0
 

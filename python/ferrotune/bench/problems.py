@@ -3,7 +3,15 @@
 that sampling time is not mistaken for objective time), its optimum (``None`` = unknown: regret is
 then measured against the best value any run found), a regret target and a grid for grid search
 (cell-centred levels, so the grid does not favour the optimum; Optuna's GridSampler visits it in a
-seeded random order).
+seeded random order), and its default run size (``trials`` and ``seeds``).
+
+Multi-fidelity problems (``max_budget`` set; built from ``ferrotune.bench.multifidelity``) also
+have ``fidelity(seed) -> loss(params, budget)``: a trial evaluates its configuration at the rung
+budgets ``1, 3, 9, ..., R`` in turn, reports each loss (``trial.report``) and stops early when the
+study's pruner says so. A trial costs the last budget it ran (a promoted configuration resumes,
+as in training that continues from its last epoch), and a run stops once it has spent
+``trials * R`` budget units: the same budget for every method, so a method that prunes evaluates
+more configurations. Its value is the loss at the full budget ``R`` (a pruned trial has none).
 
 ``PROBLEMS`` maps a name to a factory returning a ``Problem`` (or raising ``ProblemUnavailable``
 with the reason, e.g. an optional package that is not installed).
@@ -31,6 +39,15 @@ class Problem:
     target: float  # regret at which a run counts as having "reached the target"
     grid: Optional[dict[str, list[Any]]] = None
     description: str = ""
+    trials: int = 100  # default trials per run (multi-fidelity: budget, in full evaluations)
+    seeds: int = 5  # default number of seeds
+    max_budget: Optional[int] = None  # multi-fidelity only: R, the full budget
+    rungs: tuple[int, ...] = ()  # multi-fidelity only: the budgets a trial reports at
+    fidelity: Optional[Callable[[int], Callable[[dict[str, Any], float], float]]] = None
+
+    @property
+    def multi_fidelity(self) -> bool:
+        return self.max_budget is not None
 
     def objective(self, trial: Any) -> float:
         return self.evaluate(self.space(trial))
@@ -170,11 +187,140 @@ def _svc_breast_cancer() -> Problem:
         "kernel": ["rbf", "sigmoid"],
     }
     return Problem(
-        "svc_breast_cancer", space, f, None, 0.005, grid, "SVC on breast_cancer, 3-fold CV error"
+        "svc_breast_cancer", space, f, None, 0.005, grid, "SVC on breast_cancer, 3-fold CV error",
+        trials=50,
     )
 
 
-def _bbob(function: int, dim: int) -> Callable[[], Problem]:
+def _sklearn_cv(name: str, make_model: Callable[[dict[str, Any]], Any], data: str) -> Callable[
+    [dict[str, Any]], float
+]:
+    """``params -> 1 - mean 3-fold CV accuracy`` of ``make_model(params)`` on a scikit-learn data
+    set, single-threaded (2-core machines shared by several runs; threads would only contend)."""
+    try:
+        from sklearn import datasets
+        from sklearn.model_selection import cross_val_score
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:
+        raise ProblemUnavailable(f"{name} needs scikit-learn ({exc})") from exc
+    X, y = getattr(datasets, f"load_{data}")(return_X_y=True)
+
+    def f(p: dict[str, Any]) -> float:
+        import warnings
+
+        with threadpool_limits(1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning of short MLP trainings
+            return 1.0 - float(cross_val_score(make_model(p), X, y, cv=3).mean())
+
+    return f
+
+
+def _hgb_breast_cancer() -> Problem:
+    """HistGradientBoostingClassifier, 5 hyperparameters; about 0.2-0.5 s per evaluation."""
+
+    def space(trial: Any) -> dict[str, Any]:
+        return {
+            "learning_rate": trial.suggest_float("learning_rate", 1e-2, 1.0, log=True),
+            "max_iter": trial.suggest_int("max_iter", 10, 50),
+            "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 4, 32, log=True),
+            "min_samples_leaf": trial.suggest_int("min_samples_leaf", 2, 64, log=True),
+            "l2_regularization": trial.suggest_float("l2_regularization", 1e-6, 10.0, log=True),
+        }
+
+    def model(p: dict[str, Any]) -> Any:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(early_stopping=False, random_state=0, **p)
+
+    f = _sklearn_cv("hgb_breast_cancer", model, "breast_cancer")
+    grid = {
+        "learning_rate": [float(10**e) for e in _levels(-2, 0, 3)],
+        "max_iter": [20, 40],
+        "max_leaf_nodes": [6, 20],
+        "min_samples_leaf": [4, 32],
+        "l2_regularization": [float(10**e) for e in _levels(-6, 1, 2)],
+    }
+    return Problem(
+        "hgb_breast_cancer", space, f, None, 0.005, grid,
+        "HistGradientBoosting on breast_cancer, 3-fold CV error", trials=40, seeds=5,
+    )
+
+
+def _mlp_breast_cancer() -> Problem:
+    """A one- or two-layer MLPClassifier (50 epochs of Adam); about 0.2-0.4 s per evaluation."""
+
+    def space(trial: Any) -> dict[str, Any]:
+        return {
+            "width": trial.suggest_int("width", 4, 64, log=True),
+            "layers": trial.suggest_int("layers", 1, 2),
+            "activation": trial.suggest_categorical("activation", ["relu", "tanh"]),
+            "alpha": trial.suggest_float("alpha", 1e-6, 1e-1, log=True),
+            "learning_rate_init": trial.suggest_float("learning_rate_init", 1e-4, 1e-1, log=True),
+        }
+
+    def model(p: dict[str, Any]) -> Any:
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(
+            StandardScaler(),
+            MLPClassifier(
+                hidden_layer_sizes=(p["width"],) * p["layers"],
+                activation=p["activation"],
+                alpha=p["alpha"],
+                learning_rate_init=p["learning_rate_init"],
+                max_iter=50,
+                random_state=0,
+            ),
+        )
+
+    f = _sklearn_cv("mlp_breast_cancer", model, "breast_cancer")
+    grid = {
+        "width": [8, 32],
+        "layers": [1, 2],
+        "activation": ["relu", "tanh"],
+        "alpha": [float(10**e) for e in _levels(-6, -1, 2)],
+        "learning_rate_init": [float(10**e) for e in _levels(-4, -1, 3)],
+    }
+    return Problem(
+        "mlp_breast_cancer", space, f, None, 0.005, grid,
+        "MLPClassifier on breast_cancer, 3-fold CV error", trials=40, seeds=5,
+    )
+
+
+def _bbob_fopt(problem: Any) -> Optional[float]:
+    """The optimal value of a bbob problem, or ``None`` if it cannot be established.
+
+    cocoex (2.8) does not expose ``f_opt`` directly; ``Problem._best_parameter("print")`` writes
+    ``x_opt`` to ``._bbob_problem_best_parameter.txt`` in the working directory (done here in a
+    temporary one). ``f(x_opt)`` is ``f_opt``, which cocoex confirms with ``final_target_hit``
+    (``f <= f_opt + 1e-8``)."""
+    import os
+    import tempfile
+
+    try:
+        here = os.getcwd()
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chdir(tmp)
+            try:
+                problem._best_parameter("print")
+                x = np.loadtxt("._bbob_problem_best_parameter.txt", ndmin=1)
+            finally:
+                os.chdir(here)
+        if x.shape != (problem.dimension,):
+            return None
+        value = float(problem(x))
+        return value if bool(problem.final_target_hit) else None
+    except Exception:  # a cocoex without the private helper: fall back to the best found
+        return None
+
+
+def _bbob(function: int, dim: int, target: float) -> Callable[[], Problem]:
+    """bbob function ``function``, instance 1, in ``dim`` dimensions; regret against its
+    ``f_opt`` (when cocoex gives it away, see ``_bbob_fopt``). The target regret is a power of
+    ten (or 30) that some but not all methods reach in 100 evaluations."""
+
     def build() -> Problem:
         try:
             import cocoex  # type: ignore[import-not-found]
@@ -188,6 +334,7 @@ def _bbob(function: int, dim: int) -> Callable[[], Problem]:
         problem = next(iter(suite))
         lower, upper = problem.lower_bounds, problem.upper_bounds
         names = [f"x{i}" for i in range(dim)]
+        fopt = _bbob_fopt(problem)
 
         def space(trial: Any) -> dict[str, Any]:
             return {n: trial.suggest_float(n, float(lower[i]), float(upper[i])) for i, n in enumerate(names)}
@@ -196,10 +343,73 @@ def _bbob(function: int, dim: int) -> Callable[[], Problem]:
             return float(problem(np.asarray([p[n] for n in names])))
 
         return Problem(
-            f"bbob_f{function}_d{dim}", space, f, None, 1e-2, None, f"bbob f{function}, {dim}-D"
+            f"bbob_f{function}_d{dim}", space, f, fopt, target, None,
+            f"bbob f{function} (instance 1), {dim}-D",
         )
 
     return build
+
+
+def _suggest_all(space: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+    """``suggest_*`` calls for a space given as name -> Optuna distribution."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    def suggest(trial: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for n, d in space.items():
+            if isinstance(d, FloatDistribution):
+                out[n] = trial.suggest_float(n, d.low, d.high, log=d.log, step=d.step)
+            elif isinstance(d, IntDistribution):
+                out[n] = trial.suggest_int(n, d.low, d.high, log=d.log, step=d.step)
+            elif isinstance(d, CategoricalDistribution):
+                out[n] = trial.suggest_categorical(n, list(d.choices))
+            else:
+                raise TypeError(f"unsupported distribution {d!r} for {n!r}")
+        return out
+
+    return suggest
+
+
+MF_MAX_BUDGET = 27
+"""``R`` of the multi-fidelity problems (rungs 1, 3, 9, 27 with eta = 3)."""
+
+
+def _multi_fidelity(key: str, target: float, grid: dict[str, list[Any]], text: str) -> Callable[
+    [], Problem
+]:
+    def build() -> Problem:
+        from ferrotune.bench.multifidelity import H6_OPT
+        from ferrotune.bench.multifidelity import PROBLEMS as MF
+
+        try:
+            cls = MF[key]
+            probe = cls(MF_MAX_BUDGET, 0)
+        except ImportError as exc:
+            raise ProblemUnavailable(f"mf_{key} needs scikit-learn ({exc})") from exc
+        R = int(probe.R)
+        rungs = []
+        r = 1
+        while r < R:
+            rungs.append(r)
+            r *= 3
+        rungs.append(R)
+        return Problem(
+            f"mf_{key}", _suggest_all(probe.space), lambda p: float(probe(p, R)),
+            H6_OPT if key == "hartmann6" else None, target, grid, text,
+            max_budget=R, rungs=tuple(rungs), fidelity=lambda seed: cls(R, seed),
+        )
+
+    return build
+
+
+_MF_SGD_GRID = {
+    "alpha": [float(10**e) for e in _levels(-7, -1, 2)],
+    "eta0": [float(10**e) for e in _levels(-5, 0, 2)],
+    "l1_ratio": [0.25, 0.75],
+    "learning_rate": ["constant", "invscaling", "adaptive", "optimal"],
+    "loss": ["hinge", "log_loss", "modified_huber", "perceptron"],
+    "average": [False, True],
+}
 
 
 PROBLEMS: dict[str, Callable[[], Problem]] = {
@@ -208,9 +418,20 @@ PROBLEMS: dict[str, Callable[[], Problem]] = {
     "styblinski_tang10": _styblinski_tang10,
     "mixed": _mixed,
     "svc_breast_cancer": _svc_breast_cancer,
-    "bbob_f1_d5": _bbob(1, 5),
-    "bbob_f8_d5": _bbob(8, 5),
-    "bbob_f15_d5": _bbob(15, 5),
+    "hgb_breast_cancer": _hgb_breast_cancer,
+    "mlp_breast_cancer": _mlp_breast_cancer,
+    "bbob_f1_d5": _bbob(1, 5, 1.0),
+    "bbob_f8_d5": _bbob(8, 5, 100.0),
+    "bbob_f15_d5": _bbob(15, 5, 30.0),
+    "mf_hartmann6": _multi_fidelity(
+        "hartmann6", 0.1, {f"x{i}": _levels(0, 1, 3) for i in range(6)},
+        "multi-fidelity Hartmann-6 (biased, noisy below the full budget)",
+    ),
+    "mf_sgd": _multi_fidelity(
+        "sgd", 0.006, _MF_SGD_GRID,
+        "SGDClassifier on breast_cancer, budget = epochs, validation error (target: within one of"
+        " the 190 validation samples of the best error found)",
+    ),
 }
 """Every known problem. Add one by adding an entry (a factory returning a ``Problem``)."""
 
@@ -220,8 +441,21 @@ DEFAULT_PROBLEMS = [
     "styblinski_tang10",
     "mixed",
     "svc_breast_cancer",
+    "hgb_breast_cancer",
+    "mlp_breast_cancer",
     "bbob_f1_d5",
     "bbob_f8_d5",
     "bbob_f15_d5",
+    "mf_hartmann6",
+    "mf_sgd",
 ]
 """Run by default; the bbob problems are skipped with a message when cocoex is missing."""
+
+
+def run_size(name: str) -> tuple[int, int]:
+    """``(trials, seeds)`` a problem runs by default (``(100, 5)`` if it is unavailable here)."""
+    try:
+        problem = PROBLEMS[name]()
+    except ProblemUnavailable:
+        return 100, 5
+    return problem.trials, problem.seeds

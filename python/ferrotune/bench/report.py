@@ -24,14 +24,36 @@ def _pad(a: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([a, np.full(n - len(a), a[-1])])
 
 
+def _on_budget_grid(
+    best: np.ndarray, elapsed: np.ndarray, costs: list[float], total: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A multi-fidelity run's best-so-far values and elapsed times per trial, re-indexed by the
+    budget spent: entry ``b - 1`` holds what the run had after spending ``b`` budget units
+    (``inf`` / 0 before its first trial finished). Trials finishing beyond ``total`` are cut."""
+    spent = np.cumsum(np.asarray(costs, dtype=float))
+    grid = np.arange(1, total + 1, dtype=float)
+    idx = np.searchsorted(spent, grid, side="right") - 1  # last trial finished by budget b
+    ok = idx >= 0
+    out_best = np.full(total, np.inf)
+    out_time = np.zeros(total)
+    out_best[ok] = best[idx[ok]]
+    out_time[ok] = elapsed[idx[ok]]
+    return out_best, out_time
+
+
 def summarise(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per problem: optimum used, and per sampler the regret curves, times and trial counts."""
+    """Per problem: optimum used, and per sampler the regret curves, times and trial counts.
+
+    The curves are indexed by trial, or, on a multi-fidelity problem (records with ``costs``), by
+    budget unit spent (``n_trials * R`` entries); ``reach`` is then in budget units too."""
     by_problem: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         by_problem[r["problem"]].append(r)
     out: dict[str, dict[str, Any]] = {}
     for problem, runs in by_problem.items():
         n = max(r["n_trials"] for r in runs)
+        top = runs[0].get("max_budget")
+        length = n * int(top) if top else n
         known = runs[0].get("optimum")
         best_found = min(
             (v for r in runs for v in r["values"] if math.isfinite(v)), default=math.nan
@@ -40,10 +62,20 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         per: dict[str, Any] = {}
         for sampler in sorted({r["sampler"] for r in runs}, key=_order):
             mine = [r for r in runs if r["sampler"] == sampler]
-            regret = np.array(
-                [_pad(_best_so_far(r["values"]) - optimum, n) for r in mine], dtype=float
-            )
-            elapsed = np.array([_pad(np.asarray(r["elapsed"], float), n) for r in mine])
+            if top:
+                grids = [
+                    _on_budget_grid(
+                        _best_so_far(r["values"]), np.asarray(r["elapsed"], float), r["costs"], length
+                    )
+                    for r in mine
+                ]
+                regret = np.array([g[0] - optimum for g in grids], dtype=float)
+                elapsed = np.array([g[1] for g in grids])
+            else:
+                regret = np.array(
+                    [_pad(_best_so_far(r["values"]) - optimum, n) for r in mine], dtype=float
+                )
+                elapsed = np.array([_pad(np.asarray(r["elapsed"], float), n) for r in mine])
             target = mine[0]["target"]
             reach = []
             for row in regret:
@@ -58,7 +90,14 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 "overhead": float(np.median(overhead)) if overhead else math.nan,
                 "trials": [len(r["values"]) for r in mine],
             }
-        out[problem] = {"optimum": optimum, "known": known is not None, "n": n, "samplers": per}
+        out[problem] = {
+            "optimum": optimum,
+            "known": known is not None,
+            "n": n,
+            "max_budget": int(top) if top else None,
+            "description": runs[0].get("description", ""),
+            "samplers": per,
+        }
     return out
 
 
@@ -98,26 +137,65 @@ def write_markdown(summary: dict[str, dict[str, Any]], path: str, plots: list[st
         "how many seeds got there); *overhead* is the median time per trial spent outside the",
         "objective (sampling and Optuna's bookkeeping).",
         "",
+        "Multi-fidelity problems (`mf_*`) are measured by budget spent, not trials: a trial",
+        "evaluates its configuration at the budgets 1, 3, 9, ..., R in turn (epochs for `mf_sgd`),",
+        "reports each loss and stops when the pruner says so; it costs the last budget it ran (a",
+        "promoted configuration continues, as training resumes from its last epoch). Every method",
+        "gets the same total budget (the problem's trials x R); the methods without a pruner run",
+        "every trial at the full budget R, the two Hyperband methods prune and so try more",
+        "configurations. Only trials that ran to R count for the regret (their value is the loss at",
+        "R; for `mf_hartmann6` the exact Hartmann-6 value, the lower budgets being biased and",
+        "noisy). *budget to target* is in budget units, and the curves of `regret_vs_trials.png`",
+        "are against budget spent on these problems.",
+        "",
+        "In the plots (median and IQR over seeds, log scale), a regret of 0 (a run that found the",
+        "best value of all runs) is drawn at half the smallest positive regret of the panel.",
+        "",
     ]
     for problem, info in summary.items():
         any_s = next(iter(info["samplers"].values()))
         opt = _fmt(info["optimum"]) + ("" if info["known"] else " (best found)")
+        top = info.get("max_budget")
+        seeds = max(len(s["reach"]) for s in info["samplers"].values())
         lines.append(f"## {problem}")
         lines.append("")
-        lines.append(
-            f"Optimum {opt}; target regret {_fmt(any_s['target'])}; budget {info['n']} trials."
-        )
-        lines.append("")
-        lines.append(
-            "| sampler | final regret (median) | IQR | trials to target | overhead ms/trial | seeds |"
-        )
-        lines.append("|---|---:|---|---:|---:|---:|")
+        if info.get("description"):
+            lines.append(info["description"] + ".")
+            lines.append("")
+        if top:
+            lines.append(
+                f"Optimum {opt}; target regret {_fmt(any_s['target'])}; budget {info['n'] * top} "
+                f"units per run ({info['n']} full evaluations at R = {top}); {seeds} seeds."
+            )
+            lines.append("")
+            lines.append(
+                "| sampler | final regret (median) | IQR | budget to target | trials run (median) "
+                "| overhead ms/trial | seeds |"
+            )
+            lines.append("|---|---:|---|---:|---:|---:|---:|")
+        else:
+            lines.append(
+                f"Optimum {opt}; target regret {_fmt(any_s['target'])}; budget {info['n']} trials; "
+                f"{seeds} seeds."
+            )
+            lines.append("")
+            lines.append(
+                "| sampler | final regret (median) | IQR | trials to target | overhead ms/trial | seeds |"
+            )
+            lines.append("|---|---:|---|---:|---:|---:|")
         ranked = sorted(
             info["samplers"].items(), key=lambda kv: float(np.median(kv[1]["regret"][:, -1]))
         )
         for sampler, s in ranked:
             final = s["regret"][:, -1]
             q1, med, q3 = np.percentile(final, [25, 50, 75])
+            if top:
+                lines.append(
+                    f"| {sampler} | {_fmt(med)} | {_fmt(q1)} – {_fmt(q3)} | "
+                    f"{_reach_text(s['reach'])} | {float(np.median(s['trials'])):.0f} | "
+                    f"{s['overhead'] * 1000:.2f} | {len(final)} |"
+                )
+                continue
             short = ""
             if min(s["trials"]) < info["n"]:
                 short = f" (stopped after {min(s['trials'])})"
@@ -158,13 +236,22 @@ def write_plots(summary: dict[str, dict[str, Any]], out_dir: str) -> list[str]:
     paths = []
     all_samplers = sorted({s for info in summary.values() for s in info["samplers"]}, key=_order)
     cmap = plt.get_cmap("tab10")
-    colours = {s: cmap(i % 10) for i, s in enumerate(all_samplers)}
+    palette = [cmap(i) for i in range(10)] + ["black", "gold", "lime", "navy"]
+    colours = {s: palette[i % len(palette)] for i, s in enumerate(all_samplers)}
     for kind in ("trials", "time"):
         fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False)
         for ax, problem in zip(axes.flat, names):
             info = summary[problem]
+            # log scale: a regret of 0 (the best value found) is drawn at half the smallest
+            # positive regret of the panel
+            positive = [
+                float(np.min(r[(r > 0) & np.isfinite(r)]))
+                for r in (s["regret"] for s in info["samplers"].values())
+                if np.any((r > 0) & np.isfinite(r))
+            ]
+            floor = 0.5 * min(positive) if positive else 1e-9
             for sampler, s in info["samplers"].items():
-                reg = np.maximum(s["regret"], 1e-9)
+                reg = np.maximum(s["regret"], floor)
                 med = np.median(reg, axis=0)
                 lo, hi = np.percentile(reg, [25, 75], axis=0)
                 x = (
@@ -178,13 +265,22 @@ def write_plots(summary: dict[str, dict[str, Any]], out_dir: str) -> list[str]:
             ax.set_yscale("log")
             if kind == "time":
                 ax.set_xscale("log")
+            top = info.get("max_budget")
             ax.set_title(problem)
-            ax.set_xlabel("trials" if kind == "trials" else "wall time [s] (median over seeds)")
+            if kind == "trials":
+                ax.set_xlabel(f"budget spent (R = {top} per full evaluation)" if top else "trials")
+            else:
+                ax.set_xlabel("wall time [s] (median over seeds)")
             ax.set_ylabel("best-so-far regret")
             ax.grid(True, which="both", alpha=0.3)
         for ax in list(axes.flat)[len(names):]:
             ax.axis("off")
-        handles, labels = axes.flat[0].get_legend_handles_labels()
+        seen: dict[str, Any] = {}
+        for ax in axes.flat:  # every method, also those that run on some problems only
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                seen.setdefault(lab, h)
+        labels = sorted(seen, key=_order)
+        handles = [seen[lab] for lab in labels]
         fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
         fig.tight_layout(rect=(0, 0.08, 1, 1))
         path = os.path.join(out_dir, f"regret_vs_{kind}.png")

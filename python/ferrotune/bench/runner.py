@@ -37,38 +37,77 @@ def load_results(path: str) -> list[dict[str, Any]]:
     return records
 
 
-def run_one(problem: Problem, study_kwargs: dict[str, Any], n_trials: int) -> dict[str, Any]:
+def run_one(
+    problem: Problem, study_kwargs: dict[str, Any], n_trials: int, seed: int = 0
+) -> dict[str, Any]:
     """One study; per trial: its value, the wall time elapsed since the study started, and the
     time outside the function evaluation (sampling, including the ``suggest_*`` calls, and
-    Optuna's bookkeeping)."""
+    Optuna's bookkeeping, including the pruner).
+
+    On a multi-fidelity problem (see ``ferrotune.bench.problems``) also the budget each trial
+    spent (``costs``); the value of a pruned trial is NaN, and the run stops once it has spent
+    ``n_trials * R``. Without a ``pruner`` in ``study_kwargs`` nothing is pruned."""
     values: list[float] = []
     elapsed: list[float] = []
     overhead: list[float] = []
-    state = {"objective": 0.0, "last": 0.0}
+    costs: list[float] = []
+    state = {"objective": 0.0, "last": 0.0, "cost": 0.0, "spent": 0.0}
+    mf = problem.multi_fidelity
+    loss = problem.fidelity(seed) if mf and problem.fidelity is not None else None
+    top = float(problem.max_budget or 0)
+    total = n_trials * top
 
     def objective(trial: Any) -> float:
         params = problem.space(trial)  # suggest_* calls: sampling, counted as overhead
-        t0 = time.perf_counter()
-        try:
-            return problem.evaluate(params)
-        finally:
-            state["objective"] = time.perf_counter() - t0
+        if loss is None:
+            t0 = time.perf_counter()
+            try:
+                return problem.evaluate(params)
+            finally:
+                state["objective"] = time.perf_counter() - t0
+        value = math.nan
+        for step in problem.rungs:
+            t0 = time.perf_counter()
+            value = loss(params, step)
+            state["objective"] += time.perf_counter() - t0
+            state["cost"] = float(step)
+            trial.report(value, step)
+            if step < top and trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
 
     def record(study: Any, trial: Any) -> None:
         now = time.perf_counter() - start
-        value = trial.value if trial.value is not None else math.nan
+        complete = trial.state == optuna.trial.TrialState.COMPLETE
+        value = trial.value if complete and trial.value is not None else math.nan
         values.append(float(value))
         elapsed.append(now)
         overhead.append(max(now - state["last"] - state["objective"], 0.0))
         state["last"] = now
         state["objective"] = 0.0
+        if mf:
+            costs.append(state["cost"])
+            state["spent"] += state["cost"]
+            state["cost"] = 0.0
+            if state["spent"] >= total:
+                study.stop()
 
-    study = optuna.create_study(**study_kwargs)
+    kwargs = dict(study_kwargs)
+    kwargs.setdefault("pruner", optuna.pruners.NopPruner())
+    # Hyperband assigns trials to brackets by a hash of the study name: name it reproducibly.
+    kwargs.setdefault("study_name", f"bench-{problem.name}-{seed}")
+    study = optuna.create_study(**kwargs)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        study.optimize(objective, n_trials=n_trials, callbacks=[record])
-    return {"values": values, "elapsed": elapsed, "overhead": overhead}
+        # multi-fidelity: at most one trial per budget unit; the callback stops the study earlier
+        cap = int(total) if mf else n_trials
+        study.optimize(objective, n_trials=cap, callbacks=[record])
+    out: dict[str, Any] = {"values": values, "elapsed": elapsed, "overhead": overhead}
+    if mf:
+        out["costs"] = costs
+        out["max_budget"] = problem.max_budget
+    return out
 
 
 def _progress(done: int, total: int, label: str, t0: float) -> None:
@@ -84,19 +123,22 @@ def _progress(done: int, total: int, label: str, t0: float) -> None:
 def run_matrix(
     problems: Iterable[str],
     samplers: Iterable[str],
-    seeds: Iterable[int],
-    n_trials: int,
+    seeds: Optional[Iterable[int]],
+    n_trials: Optional[int],
     results_path: str,
     quiet: bool = False,
 ) -> tuple[int, int, list[str]]:
-    """Run every missing (problem, sampler, seed); returns (ran, skipped, messages)."""
+    """Run every missing (problem, sampler, seed); returns (ran, skipped, messages).
+
+    ``seeds`` / ``n_trials`` ``None``: each problem's own ``seeds`` (``0 .. seeds-1``) and
+    ``trials``."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     done = {
         run_key(r["problem"], r["sampler"], r["seed"], r["n_trials"])
         for r in load_results(results_path)
     }
     messages: list[str] = []
-    jobs: list[tuple[Problem, str, int, dict[str, Any]]] = []
+    jobs: list[tuple[Problem, str, int, int, dict[str, Any]]] = []
     skipped = 0
     for pname in problems:
         if pname not in PROBLEMS:
@@ -106,11 +148,13 @@ def run_matrix(
         except ProblemUnavailable as exc:
             messages.append(f"skipping problem {pname}: {exc}")
             continue
+        trials = n_trials if n_trials is not None else problem.trials
+        my_seeds = list(seeds) if seeds is not None else list(range(problem.seeds))
         for sname in samplers:
             if sname not in SAMPLERS:
                 raise KeyError(f"unknown sampler {sname!r}; known: {', '.join(SAMPLERS)}")
-            for seed in seeds:
-                if run_key(pname, sname, seed, n_trials) in done:
+            for seed in my_seeds:
+                if run_key(pname, sname, seed, trials) in done:
                     skipped += 1
                     continue
                 kwargs = SAMPLERS[sname](seed, problem)
@@ -119,7 +163,7 @@ def run_matrix(
                     if note not in messages:
                         messages.append(note)
                     continue
-                jobs.append((problem, sname, seed, kwargs))
+                jobs.append((problem, sname, seed, trials, kwargs))
     for m in messages:
         print(m, file=sys.stderr)
     bar: Optional[Any] = None
@@ -131,18 +175,19 @@ def run_matrix(
         except ImportError:
             bar = None
     t0 = time.time()
-    for i, (problem, sname, seed, kwargs) in enumerate(jobs):
+    for i, (problem, sname, seed, trials, kwargs) in enumerate(jobs):
         label = f"{problem.name} / {sname} / seed {seed}"
         if not quiet and bar is None:
             _progress(i, len(jobs), label, t0)
-        result = run_one(problem, kwargs, n_trials)
+        result = run_one(problem, kwargs, trials, seed)
         record = {
             "problem": problem.name,
             "sampler": sname,
             "seed": seed,
-            "n_trials": n_trials,
+            "n_trials": trials,
             "optimum": problem.optimum,
             "target": problem.target,
+            "description": problem.description,
             **result,
         }
         with open(results_path, "a", encoding="utf-8") as fh:
