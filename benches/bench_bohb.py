@@ -251,7 +251,7 @@ def fmt(x: float, digits: int = 3) -> str:
 
 def report(name: str, R: int, total: float, traces: Dict[str, List[Trace]], times: Dict[str, float]) -> None:
     offset = 0.0
-    if getattr(PROBLEMS[name], "normalise", False):  # against the best full-budget value of every run
+    if getattr(PROBLEMS[name], "normalise", False):  # against the best full-budget value found
         offset = min(v for ts in traces.values() for t in ts for _, v in t)
     norm = {
         m: [[(s, v - offset) for s, v in t] for t in ts] for m, ts in traces.items()

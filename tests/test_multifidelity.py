@@ -42,7 +42,9 @@ def test_every_problem_has_the_shared_interface(name):
     assert math.isfinite(p.regret(params))
 
 
-MLP_OK = dict(lr=0.05, momentum=0.9, weight_decay=1e-4, hidden=16, batch_size=128, activation="tanh")
+MLP_OK = dict(
+    lr=0.05, momentum=0.9, weight_decay=1e-4, hidden=16, batch_size=128, activation="tanh"
+)
 
 
 def test_mlp_curves_are_deterministic_and_resume_like_a_fresh_run():

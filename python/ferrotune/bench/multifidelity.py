@@ -202,7 +202,8 @@ class MlpDigits:
                 st.dead = True
                 return MLP_CAP
             _, p = self._forward(st, self.Xva, relu)
-            loss = float(-np.mean(np.log(np.maximum(p[np.arange(len(self.yva)), self.yva], 1e-300))))
+            hit = p[np.arange(len(self.yva)), self.yva]
+            loss = float(-np.mean(np.log(np.maximum(hit, 1e-300))))
         return loss if math.isfinite(loss) and loss < MLP_CAP else MLP_CAP
 
     def _curve(self, params: Dict, epochs: int) -> List[float]:
