@@ -64,20 +64,27 @@ class Hartmann6:
         return self.exact(np.array([params[f"x{i}"] for i in range(6)])) - H6_OPT
 
 
+def _split_standardised(X: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, ...]:
+    """Stratified train/validation split (2/3 : 1/3, fixed seed), standardised on the train part:
+    ``(X_train, X_val, y_train, y_val)``."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    Xtr, Xva, ytr, yva = train_test_split(X, y, test_size=1 / 3, random_state=0, stratify=y)
+    sc = StandardScaler().fit(Xtr)
+    return sc.transform(Xtr), sc.transform(Xva), ytr, yva
+
+
 class SgdBreastCancer:
     name = "sgd"
     normalise = True  # regret() is the loss itself: subtract the best value found
 
     def __init__(self, max_budget: int, seed: int):
         from sklearn.datasets import load_breast_cancer
-        from sklearn.model_selection import train_test_split
-        from sklearn.preprocessing import StandardScaler
 
         # Digits (10 classes, one-vs-rest) costs ~13 ms per epoch here, 5x breast cancer.
         X, y = load_breast_cancer(return_X_y=True)
-        Xtr, Xva, ytr, yva = train_test_split(X, y, test_size=1 / 3, random_state=0, stratify=y)
-        sc = StandardScaler().fit(Xtr)
-        self.Xtr, self.Xva, self.ytr, self.yva = sc.transform(Xtr), sc.transform(Xva), ytr, yva
+        self.Xtr, self.Xva, self.ytr, self.yva = _split_standardised(X, y)
         self.classes = np.unique(y)
         self.R = max_budget
         self.space = {
@@ -148,15 +155,10 @@ class MlpDigits:
 
     def __init__(self, max_budget: int, seed: int):
         from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-        from sklearn.preprocessing import StandardScaler
 
         X, y = load_digits(return_X_y=True)
-        Xtr, Xva, ytr, yva = train_test_split(X, y, test_size=1 / 3, random_state=0, stratify=y)
-        sc = StandardScaler().fit(Xtr)
-        self.Xtr, self.Xva = sc.transform(Xtr), sc.transform(Xva)
-        self.ytr, self.yva = ytr, yva
-        self.Ytr = np.eye(10)[ytr]
+        self.Xtr, self.Xva, self.ytr, self.yva = _split_standardised(X, y)
+        self.Ytr = np.eye(10)[self.ytr]
         self.R = max_budget
         self.space = {
             "lr": FloatDistribution(1e-3, 1.0, log=True),
