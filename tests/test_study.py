@@ -421,3 +421,43 @@ def test_returned_trials_are_copies():
     assert f.trials[0].params["x"] != 99.0 and f.trials[0].params["x"] != 98.0
     assert f.trials[0].user_attrs == {"k": 1}
     assert t.params == f.trials[0].params
+
+
+@pytest.mark.parametrize("directions", [["maximize"], ["minimize", "maximize"]])
+def test_pickle_and_deepcopy_keep_trials_and_continue_the_same_stream(directions):
+    import copy
+    import pickle
+
+    objective = with_pruning if len(directions) == 1 else two_objectives
+
+    f = ferrotune.create_study(seed=5, directions=directions, study_name="p")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f.optimize(objective, n_trials=30)
+        copies = [pickle.loads(pickle.dumps(f)), copy.deepcopy(f)]
+        for c in copies:
+            assert c.study_name == "p" and c.directions == f.directions
+            assert len(c.trials) == len(f.trials)
+            for a, b in zip(f.trials, c.trials):
+                assert (a.number, a.state, a.values, a.params) == (b.number, b.state, b.values, b.params)
+                assert a.distributions == b.distributions
+                assert a.intermediate_values == b.intermediate_values
+        # each copy goes on exactly as the original does (same random streams, same history)
+        for s in [f] + copies:
+            s.optimize(objective, n_trials=15)
+    assert params_of(copies[0].trials) == params_of(f.trials)
+    assert params_of(copies[1].trials) == params_of(f.trials)
+    # the copies are independent of the original
+    assert len(f.trials) == len(copies[0].trials) == 45
+
+
+def test_pickle_refuses_a_study_with_running_trials():
+    import pickle
+
+    f = ferrotune.create_study(seed=0)
+    trial = f.ask()
+    trial.suggest_float("x", 0.0, 1.0)
+    with pytest.raises(InvalidArgumentError, match="running trials"):
+        pickle.dumps(f)
+    f.tell(trial, 1.0)
+    assert len(pickle.loads(pickle.dumps(f)).trials) == 1

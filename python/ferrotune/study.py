@@ -348,6 +348,9 @@ class Study:
     ) -> None:
         self._directions = list(directions)
         self.study_name = study_name
+        # The settings without the random streams (which live on in the store and in
+        # ``self._random``), for pickling.
+        self._settings = {k: v for k, v in settings.items() if k not in ("rng", "random_sampler")}
         self._multi = len(self._directions) > 1
         self._maximize = (not self._multi) and self._directions[0] == StudyDirection.MAXIMIZE
         self._n_startup = settings["n_startup_trials"]
@@ -378,6 +381,33 @@ class Study:
         self._complete_rows: list[_Record] = []  # multi-objective split input
         self._shapes: dict[tuple, tuple[tuple[str, ...], dict[str, BaseDistribution]]] = {}
         self._intersected: set[int] = set()  # ids of shapes (kept alive by _shapes)
+
+    # -- pickling and copying ----------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """The study as plain data: directions, TPE settings, the random streams where they are
+        now, and every trial (pickle and ``copy.deepcopy`` rebuild the study from it, so that
+        the copy suggests what the original would). Running trials cannot be carried over."""
+        with self._lock:
+            running = [r.number for r in self._records if r.state == _RUNNING]
+            if running:
+                raise InvalidArgumentError(
+                    f"Cannot pickle or copy a study with running trials (numbers {running}): "
+                    "tell them first."
+                )
+            key, pos = self._store.rng_state()
+            rng = np.random.RandomState()
+            rng.set_state(("MT19937", np.asarray(key, dtype=np.uint32), int(pos), 0, 0.0))
+            return {
+                "directions": list(self._directions),
+                "settings": dict(self._settings, rng=rng, random_sampler=self._random),
+                "study_name": self.study_name,
+                "trials": self.get_trials(deepcopy=False),
+            }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["directions"], state["settings"], state["study_name"])  # type: ignore[misc]
+        for t in state["trials"]:
+            self._import(t)
 
     # -- properties -------------------------------------------------------------------------------
     @property
