@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import optuna
 import pytest
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+# Helper modules next to the tests (``_native``) are importable whatever pytest's import mode.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(autouse=True)

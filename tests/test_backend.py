@@ -14,14 +14,10 @@ import ferrotune
 from ferrotune import _numpy_core
 from ferrotune._space import CATEGORICAL, NUMERICAL, Dim
 
-try:
-    from ferrotune import _core
-except ImportError:  # pragma: no cover - the CI always builds it
-    _core = None
+from _native import core as _core
+from _native import needs_native as _needs_native
 
-if _core is None and os.environ.get("FERROTUNE_REQUIRE_NATIVE"):
-    raise RuntimeError("FERROTUNE_REQUIRE_NATIVE is set but ferrotune._core cannot be imported")
-needs_native = pytest.mark.skipif(_core is None, reason="native module ferrotune._core not built")
+needs_native = _needs_native()
 
 # Blocks `import ferrotune._core` in a child process, as on a platform without a wheel.
 _BLOCK_NATIVE = textwrap.dedent(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import pickle
 from collections import Counter
 
@@ -22,17 +21,10 @@ from ferrotune._bohb_space import Encoder, bohb_core
 from ferrotune.bohb_sampler import _observations
 from ferrotune.exceptions import InvalidArgumentError, SearchSpaceError
 
-try:
-    from ferrotune import _core
-except ImportError:  # pragma: no cover - the CI always builds it
-    _core = None
+from _native import core as _core
+from _native import needs_native as _needs_native
 
-if _core is None and os.environ.get("FERROTUNE_REQUIRE_NATIVE"):
-    raise RuntimeError("FERROTUNE_REQUIRE_NATIVE is set but ferrotune._core cannot be imported")
-needs_native = pytest.mark.skipif(
-    _core is None or not hasattr(_core, "bohb_propose"),
-    reason="native module ferrotune._core (with the BOHB core) not built",
-)
+needs_native = _needs_native("bohb_propose", " (with the BOHB core)")
 
 NO_MODEL, RANDOM, MODEL, FALLBACK = 0, 1, 2, 3
 DEFAULT_OPTS = (0, 15, 64, 1 / 3, 3.0, 1e-3)

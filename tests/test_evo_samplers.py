@@ -4,7 +4,6 @@ distribution type, bounds, threads, pickling, argument errors, and beating rando
 from __future__ import annotations
 
 import copy
-import os
 import pickle
 import statistics
 
@@ -16,14 +15,10 @@ import ferrotune
 from ferrotune import _evo_py
 from ferrotune.exceptions import FerrotuneError, InvalidArgumentError
 
-try:
-    from ferrotune import _core
-except ImportError:  # pragma: no cover
-    _core = None
+from _native import core as _core
+from _native import needs_native as _needs_native
 
-if _core is None and os.environ.get("FERROTUNE_REQUIRE_NATIVE"):
-    raise RuntimeError("FERROTUNE_REQUIRE_NATIVE is set but ferrotune._core cannot be imported")
-needs_native = pytest.mark.skipif(_core is None, reason="native module ferrotune._core not built")
+needs_native = _needs_native()
 
 SAMPLERS = [ferrotune.GASampler, ferrotune.PSOSampler, ferrotune.ACOSampler]
 SMALL = {

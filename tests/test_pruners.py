@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import binascii
 import math
-import os
 import pickle
 import random
 from typing import Callable, List, Optional, Tuple
@@ -21,17 +20,10 @@ import ferrotune.pruners as fp
 from ferrotune import _hyperband_py as pyhb
 from ferrotune.exceptions import InvalidArgumentError
 
-try:
-    from ferrotune import _core
-except ImportError:  # pragma: no cover - the CI always builds it
-    _core = None
+from _native import core as _core
+from _native import needs_native as _needs_native
 
-if _core is None and os.environ.get("FERROTUNE_REQUIRE_NATIVE"):
-    raise RuntimeError("FERROTUNE_REQUIRE_NATIVE is set but ferrotune._core cannot be imported")
-needs_native = pytest.mark.skipif(
-    _core is None or not hasattr(_core, "HbRungTable"),
-    reason="native module ferrotune._core (with the Hyperband core) not built",
-)
+needs_native = _needs_native("HbRungTable", " (with the Hyperband core)")
 
 Curve = Callable[[float, int], float]
 

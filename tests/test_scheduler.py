@@ -4,7 +4,6 @@ brackets, ASHA promotions, reproducibility, both backends agreeing, and bad inpu
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections import Counter, defaultdict
 
@@ -14,17 +13,9 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from ferrotune.exceptions import InvalidArgumentError, SearchSpaceError
 from ferrotune.scheduler import Hyperband, Job
 
-try:
-    from ferrotune import _core
-except ImportError:  # pragma: no cover - the CI always builds it
-    _core = None
+from _native import needs_native as _needs_native
 
-if _core is None and os.environ.get("FERROTUNE_REQUIRE_NATIVE"):
-    raise RuntimeError("FERROTUNE_REQUIRE_NATIVE is set but ferrotune._core cannot be imported")
-needs_native = pytest.mark.skipif(
-    _core is None or not hasattr(_core, "HbScheduler"),
-    reason="native module ferrotune._core (with the Hyperband core) not built",
-)
+needs_native = _needs_native("HbScheduler", " (with the Hyperband core)")
 
 SPACE = {
     "lr": FloatDistribution(1e-4, 1e-1, log=True),
