@@ -72,7 +72,7 @@ pub(crate) fn convert_dims(py: Python<'_>, dims: &[DimTuple]) -> PyResult<Vec<Di
         .collect()
 }
 
-fn rng_from_state(
+pub(crate) fn rng_from_state(
     py: Python<'_>,
     key: &PyReadonlyArray1<'_, u32>,
     pos: usize,

@@ -4,9 +4,8 @@
 //! take the mutex at once when it is free and otherwise wait for it with the GIL released, so
 //! a thread waiting for the store never blocks Python.
 
-use crate::{convert_dims, invalid, map_err, DimTuple, NumpyArgSort};
+use crate::{convert_dims, map_err, rng_from_state, DimTuple, NumpyArgSort};
 use ferrotune_core::parzen::ParzenParams;
-use ferrotune_core::rng::{Mt19937, MT_N};
 use ferrotune_core::trial_store::{SampleRequest, TrialStore};
 use ferrotune_core::CoreError;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
@@ -59,16 +58,7 @@ impl PyTrialStore {
         key: PyReadonlyArray1<'_, u32>,
         pos: usize,
     ) -> PyResult<Self> {
-        let key = key
-            .as_slice()
-            .map_err(|e| invalid(py, format!("MT19937 key must be contiguous: {e}")))?;
-        if key.len() != MT_N {
-            return Err(invalid(
-                py,
-                format!("MT19937 key must have {MT_N} words, got {}", key.len()),
-            ));
-        }
-        let rng = Mt19937::from_state(key, pos).map_err(|e| map_err(py, e))?;
+        let rng = rng_from_state(py, &key, pos)?;
         Ok(PyTrialStore {
             inner: Mutex::new(TrialStore::new(maximize, rng)),
         })
