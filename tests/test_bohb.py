@@ -495,3 +495,21 @@ def test_core_stub_covers_the_hyperband_and_bohb_functions() -> None:
     native = {n for n in dir(_core) if n.startswith(("hb_", "Hb", "bohb_"))}
     assert native and native <= names
     assert {n for n in names if n.startswith(("hb_", "Hb", "bohb_"))} <= native
+
+
+def test_scheduler_observation_buffer_keeps_every_row() -> None:
+    from ferrotune._bohb_space import Observations
+
+    rng = np.random.RandomState(3)
+    rows = [(float(rng.choice([1.0, 3.0, 9.0])), list(rng.random_sample(3)), float(rng.randn()))
+            for _ in range(70)]
+    obs = Observations(3)
+    for k, (b, v, loss) in enumerate(rows):
+        obs.append(b, v, loss)
+        if k in (0, 15, 16, 17, 69):  # around the first growths
+            budgets, vectors, losses = obs.arrays()
+            assert len(obs) == k + 1 == budgets.shape[0] == vectors.shape[0] == losses.shape[0]
+            assert budgets.tolist() == [r[0] for r in rows[: k + 1]]
+            assert vectors.tolist() == [r[1] for r in rows[: k + 1]]
+            assert losses.tolist() == [r[2] for r in rows[: k + 1]]
+            assert vectors.flags.c_contiguous and not vectors.flags.writeable

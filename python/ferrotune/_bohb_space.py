@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 from optuna.distributions import (
@@ -149,12 +149,48 @@ class Encoder:
         return out
 
 
+class Observations:
+    """The observations ``(budget, encoded vector, loss)`` of an ask/tell scheduler, kept in
+    numpy arrays that grow by doubling, so a proposal reads them without converting Python lists
+    (which made every ``ask`` cost time linear in the number of results, with a large constant)."""
+
+    def __init__(self, d: int) -> None:
+        self._d = d
+        self._n = 0
+        self._budgets = np.empty(16)
+        self._vectors = np.empty((16, d))
+        self._losses = np.empty(16)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, budget: float, vector: List[float], loss: float) -> None:
+        if self._n == self._budgets.shape[0]:
+            cap = 2 * self._n
+            self._budgets = np.resize(self._budgets, cap)
+            self._losses = np.resize(self._losses, cap)
+            grown = np.empty((cap, self._d))
+            grown[: self._n] = self._vectors[: self._n]
+            self._vectors = grown
+        self._budgets[self._n] = budget
+        self._vectors[self._n] = vector
+        self._losses[self._n] = loss
+        self._n += 1
+
+    def arrays(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(budgets, vectors, losses)``: read-only views of the first ``len(self)`` rows."""
+        out = (self._budgets[: self._n], self._vectors[: self._n], self._losses[: self._n])
+        for a in out:
+            a.flags.writeable = False
+        return out
+
+
 def propose(
     core: Any,
     encoder: Encoder,
-    budgets: List[float],
-    vectors: List[List[float]],
-    losses: List[float],
+    budgets: Union[List[float], np.ndarray],
+    vectors: Union[List[List[float]], np.ndarray],
+    losses: Union[List[float], np.ndarray],
     opts: Tuple[int, int, int, float, float, float],
     rng: np.random.RandomState,
 ) -> Tuple[Dict[str, Any], int, Optional[float]]:

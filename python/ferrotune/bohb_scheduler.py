@@ -26,7 +26,14 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from optuna.distributions import BaseDistribution
 
-from ferrotune._bohb_space import DEFAULTS, Encoder, bohb_core, check_options, propose
+from ferrotune._bohb_space import (
+    DEFAULTS,
+    Encoder,
+    Observations,
+    bohb_core,
+    check_options,
+    propose,
+)
 from ferrotune.scheduler import Hyperband, Job
 
 __all__ = ["BOHB"]
@@ -74,9 +81,7 @@ class BOHB(Hyperband):
         self._encoder = Encoder(self._space)
         self._bohb = bohb_core()
         self._vectors: Dict[int, List[float]] = {}
-        self._obs_budgets: List[float] = []
-        self._obs_vectors: List[List[float]] = []
-        self._obs_losses: List[float] = []
+        self._obs = Observations(len(self._encoder.kinds))
         self._sources: List[int] = []
         self._model_budgets: List[Optional[float]] = []
 
@@ -97,9 +102,7 @@ class BOHB(Hyperband):
         params, source, budget = propose(
             self._bohb,
             self._encoder,
-            self._obs_budgets,
-            self._obs_vectors,
-            self._obs_losses,
+            *self._obs.arrays(),
             self._opts,
             self._rng,
         )
@@ -109,6 +112,4 @@ class BOHB(Hyperband):
         return params
 
     def _told(self, job: Job, loss: float) -> None:
-        self._obs_budgets.append(float(job.budget))
-        self._obs_vectors.append(self._vectors[job.config_id])
-        self._obs_losses.append(loss)
+        self._obs.append(float(job.budget), self._vectors[job.config_id], loss)
