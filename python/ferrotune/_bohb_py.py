@@ -135,7 +135,7 @@ def _fit(kinds: Sequence[int], budgets: Any, vectors: Any, losses: Any, opts: Op
     _validate(kinds, budgets, vectors, losses)
     d = len(kinds)
     for b in sorted(set(budgets.tolist()), reverse=True):
-        idx = [k for k in range(budgets.shape[0]) if budgets[k] == b]
+        idx = np.flatnonzero(budgets == b).tolist()
         sizes = split_sizes(len(idx), d, opts)
         if sizes is None:
             continue

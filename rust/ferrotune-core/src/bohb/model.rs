@@ -9,6 +9,8 @@
 //! alone. Losses are sorted with a stable sort (ties keep the order of the observations); failed
 //! evaluations are passed as `+inf` (HpBandSter counts them as bad).
 
+use std::collections::HashMap;
+
 use super::kde::Kde;
 use super::options::BohbOptions;
 use crate::CoreError;
@@ -94,22 +96,21 @@ pub fn split_sizes(n: usize, d: usize, opts: &BohbOptions) -> Option<(usize, usi
 }
 
 /// The distinct budgets, largest first, each with the indices of its observations (in order).
+/// Linear in the number of observations; the budgets are finite (checked by `validate`).
 fn by_budget(budgets: &[f64]) -> Vec<(f64, Vec<usize>)> {
-    let mut order: Vec<usize> = (0..budgets.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (budgets.get(a), budgets.get(b));
-        y.partial_cmp(&x)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.cmp(&b))
-    });
     let mut groups: Vec<(f64, Vec<usize>)> = Vec::new();
-    for k in order {
-        let b = budgets.get(k).copied().unwrap_or(f64::NAN);
-        match groups.last_mut() {
-            Some((last, idx)) if *last == b => idx.push(k),
-            _ => groups.push((b, vec![k])),
+    // Keyed by the bits of `b + 0.0`, which turns -0.0 into 0.0 (equal budgets, one group).
+    let mut slot: HashMap<u64, usize> = HashMap::new();
+    for (k, &b) in budgets.iter().enumerate() {
+        let g = *slot.entry((b + 0.0).to_bits()).or_insert_with(|| {
+            groups.push((b, Vec::new()));
+            groups.len() - 1
+        });
+        if let Some((_, idx)) = groups.get_mut(g) {
+            idx.push(k);
         }
     }
+    groups.sort_by(|(x, _), (y, _)| y.partial_cmp(x).unwrap_or(std::cmp::Ordering::Equal));
     groups
 }
 
