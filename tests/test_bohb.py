@@ -513,3 +513,40 @@ def test_scheduler_observation_buffer_keeps_every_row() -> None:
             assert vectors.tolist() == [r[1] for r in rows[: k + 1]]
             assert losses.tolist() == [r[2] for r in rows[: k + 1]]
             assert vectors.flags.c_contiguous and not vectors.flags.writeable
+
+
+def test_cached_observations_match_a_fresh_read() -> None:
+    # The sampler caches finished trials' observations between proposals. After every trial,
+    # across two studies sharing the sampler (one maximised), failures, NaN values, and a new
+    # in-memory study that replaces a deleted one (same study id and trial ids, new content),
+    # they must equal what a sampler with no cache reads.
+    sampler = ferrotune.BOHBSampler(seed=0)
+
+    def objective(trial: optuna.Trial) -> float:
+        if trial.number % 9 == 4:
+            raise RuntimeError("failed run")
+        if trial.number % 11 == 6:
+            return math.nan
+        return _objective(trial)
+
+    def check(study: optuna.Study) -> None:
+        space = sampler.infer_relative_search_space(study, study.trials[-1])
+        fresh = ferrotune.BOHBSampler(seed=0)
+        got = sampler.observations(study, space)
+        want = fresh.observations(study, space)
+        assert got[1:] == want[1:] and got[0].kinds == want[0].kinds
+        assert len(got[1]) > 0
+
+    pruner = ferrotune.HyperbandPruner(min_resource=1, max_resource=9, reduction_factor=3)
+    a = optuna.create_study(sampler=sampler, pruner=pruner, study_name="a")
+    b = optuna.create_study(sampler=sampler, pruner=pruner, study_name="b", direction="maximize")
+    for _ in range(25):
+        for study in (a, b):
+            study.optimize(objective, n_trials=1, catch=(RuntimeError,))
+            check(study)
+    assert {t.state for t in a.trials} >= {TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL}
+    del a
+    c = optuna.create_study(sampler=sampler, pruner=pruner, study_name="a", direction="maximize")
+    for _ in range(15):
+        c.optimize(objective, n_trials=1, catch=(RuntimeError,))
+        check(c)

@@ -22,7 +22,10 @@ contribute the budgets they reached. For ``direction="maximize"`` the values are
 of the README. Parameters that are not in the intersection search space of the trials so far
 (and the first trial's) are drawn by an ``optuna.samplers.RandomSampler``.
 
-Thread-safe (one lock), picklable and deep-copyable. With ``seed`` the proposals are
+The observations are read from storage on every proposal; those of finished trials (which
+never change) are cached by trial id for the last study seen, so a proposal does Python work
+only for the running trials. Thread-safe (one lock), picklable and deep-copyable (the cache is
+not pickled). With ``seed`` the proposals are
 reproducible, and identical with both backends.
 """
 
@@ -30,7 +33,8 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from optuna.distributions import BaseDistribution
@@ -46,10 +50,15 @@ from ferrotune.pruners import HyperbandPruner, SuccessiveHalvingPruner
 __all__ = ["BOHBSampler"]
 
 
-def _levels_from_pruner(pruner: Any, max_step: Optional[int]) -> Optional[List[float]]:
+def _levels_from_pruner(
+    pruner: Any, last_step: Callable[[], Optional[int]]
+) -> Optional[List[float]]:
+    """The pruner's rung budgets; ``last_step()`` (the largest step reported so far, read only
+    when the pruner's own arguments do not fix the rungs) bounds open-ended ones."""
     if isinstance(pruner, HyperbandPruner):
         lo, eta, n = pruner._min_resource, pruner._reduction_factor, pruner.n_brackets
         if n is None:
+            max_step = last_step()
             if max_step is None:
                 return []
             out, r = [], lo
@@ -64,6 +73,7 @@ def _levels_from_pruner(pruner: Any, max_step: Optional[int]) -> Optional[List[f
             return None
         eta, rate = pruner._reduction_factor, pruner._min_early_stopping_rate
         out, r = [], lo * eta**rate
+        max_step = last_step()
         top = max_step if max_step is not None else r
         while r <= top:
             out.append(float(r))
@@ -109,6 +119,26 @@ def _observations(
 def _loss(value: Any, sign: float) -> float:
     v = float(value)
     return math.inf if math.isnan(v) else sign * v
+
+
+_Entry = Tuple[List[Tuple[float, float]], Optional[List[float]]]
+
+
+def _entry(
+    t: FrozenTrial,
+    search_space: Dict[str, BaseDistribution],
+    encoder: Encoder,
+    levels: Sequence[float],
+    sign: float,
+) -> _Entry:
+    """Trial ``t``'s ``(budget, loss)`` pairs and encoded parameters (``([], None)`` when it
+    has none, or does not cover ``search_space`` with the same distributions)."""
+    if any(n not in t.params or t.distributions[n] != d for n, d in search_space.items()):
+        return [], None
+    pairs = _observations(t, levels, sign)
+    if not pairs:
+        return [], None
+    return pairs, encoder.encode(t.params)
 
 
 class BOHBSampler(BaseSampler):
@@ -172,6 +202,7 @@ class BOHBSampler(BaseSampler):
         self._random = RandomSampler(seed=None if seed is None else (seed + 1) % 2**32)
         self._space = IntersectionSearchSpace(include_pruned=True)
         self._lock = threading.Lock()
+        self._cache: Optional[Tuple[Any, Any, Dict[int, _Entry]]] = None
         self.last_source: Optional[int] = None
         """Where the last relative proposal came from (0 no model, 1 random, 2 model,
         3 fallback)."""
@@ -181,11 +212,13 @@ class BOHBSampler(BaseSampler):
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
         del state["_lock"]
+        state["_cache"] = None
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._cache = None
 
     def reseed_rng(self) -> None:
         with self._lock:
@@ -204,11 +237,32 @@ class BOHBSampler(BaseSampler):
     def _levels(self, study: Any, trials: List[FrozenTrial]) -> List[float]:
         if self._budgets is not None:
             return self._budgets
-        max_step = max((t.last_step for t in trials if t.last_step is not None), default=None)
-        levels = _levels_from_pruner(study.pruner, max_step)
+        def last_step() -> Optional[int]:
+            return max((t.last_step for t in trials if t.last_step is not None), default=None)
+
+        levels = _levels_from_pruner(study.pruner, last_step)
         if levels is not None:
             return levels
         return sorted({float(s) for t in trials for s in t.intermediate_values})
+
+    def _finished_cache(
+        self, study: Any, search_space: Dict[str, BaseDistribution], levels: List[float], sign: float
+    ) -> Optional[Dict[int, _Entry]]:
+        """Per finished trial (keyed by trial id), its observations and encoded vector: a finished
+        trial never changes, so only running trials are read again on the next proposal. One
+        cache, for the last (storage, study, search space, budgets, direction) seen; the storage
+        is held weakly and compared by identity, so a new storage never reads a stale entry."""
+        try:
+            key = (study._study_id, tuple(sorted(search_space.items())), tuple(levels), sign)
+            hash(key)
+            storage = study._storage
+            with self._lock:
+                c = self._cache
+                if c is None or c[0]() is not storage or c[1] != key:
+                    c = self._cache = (weakref.ref(storage), key, {})
+                return c[2]
+        except TypeError:  # an unhashable distribution or a storage without weak references
+            return None
 
     def observations(
         self, study: Any, search_space: Dict[str, BaseDistribution]
@@ -220,18 +274,17 @@ class BOHBSampler(BaseSampler):
         trials = study._get_trials(deepcopy=False, use_cache=True)
         levels = self._levels(study, trials)
         encoder = Encoder(search_space)
+        cache = self._finished_cache(study, search_space, levels, sign)
         budgets: List[float] = []
         vectors: List[List[float]] = []
         losses: List[float] = []
         for t in trials:
-            if any(
-                n not in t.params or t.distributions[n] != d for n, d in search_space.items()
-            ):
-                continue
-            pairs = _observations(t, levels, sign)
-            if not pairs:
-                continue
-            vec = encoder.encode(t.params)
+            entry = cache.get(t._trial_id) if cache is not None else None
+            if entry is None:
+                entry = _entry(t, search_space, encoder, levels, sign)
+                if cache is not None and t.state.is_finished():
+                    cache[t._trial_id] = entry
+            pairs, vec = entry
             for b, loss in pairs:
                 budgets.append(b)
                 vectors.append(vec)
