@@ -1,4 +1,5 @@
-"""Smoke tests of ``python -m ferrotune demo`` and ``benches/bench_tpe.py`` (run as subprocesses).
+"""Smoke tests of ``python -m ferrotune demo``, ``benches/bench_tpe.py`` and
+``benches/bench_bohb_speed.py`` (run as subprocesses).
 
 The subprocesses inherit the environment (so ``FERROTUNE_BACKEND`` applies to them too) and
 import the same ferrotune package as this test process.
@@ -159,3 +160,29 @@ def test_bench_tpe_stops_optuna_early(tmp_path: Path) -> None:
     row_30 = next(line for line in proc.stdout.splitlines() if line.startswith("| 30 "))
     assert "stopped at 15" not in row_10
     assert "stopped at 15" in row_30
+
+
+def test_bench_bohb_speed_prints_both_tables() -> None:
+    proc = _run(
+        [
+            str(REPO / "benches" / "bench_bohb_speed.py"),
+            "--trials", "40", "--checkpoints", "20,40",
+            "--jobs", "120", "--job-checkpoints", "60,120", "--window", "10",
+        ]
+    )
+    assert proc.returncode == 0, _explain(proc)
+    lines = proc.stdout.splitlines()
+    rows = [line for line in lines if line.startswith("| 20 ") or line.startswith("| 40 ")]
+    assert len(rows) == 2, _explain(proc)
+    for row in rows:
+        cells = [float(c) for c in row.strip("|").split("|")[1:]]
+        assert len(cells) == 6 and all(c > 0 for c in cells), row
+    sched = [line for line in lines if line.startswith("| ferrotune.")]
+    assert [line.split("|")[1].strip() for line in sched] == [
+        "ferrotune.BOHB (sync)", "ferrotune.BOHB (async)",
+        "ferrotune.Hyperband (sync)", "ferrotune.Hyperband (async)",
+    ]
+    for line in sched:
+        for cell in line.strip("|").split("|")[1:]:
+            median, mean = (float(v) for v in cell.split("/"))
+            assert median >= 0 and mean >= 0, line  # printed to 1 us: may round to 0
