@@ -150,12 +150,13 @@ class Encoder:
 
 
 class Observations:
-    """The observations ``(budget, encoded vector, loss)`` of an ask/tell scheduler, kept in
-    numpy arrays that grow by doubling, so a proposal reads them without converting Python lists
-    (which made every ``ask`` cost time linear in the number of results, with a large constant)."""
+    """Observations ``(budget, encoded vector, loss)`` (of an ask/tell scheduler, or of
+    ``BOHBSampler``'s finished trials), kept in numpy arrays that grow by doubling, so a proposal
+    reads them without converting Python lists (which made every ``ask`` cost time linear in the
+    number of results, with a large constant)."""
 
     def __init__(self, d: int) -> None:
-        self._d = d
+        self.d = d
         self._n = 0
         self._budgets = np.empty(16)
         self._vectors = np.empty((16, d))
@@ -169,7 +170,7 @@ class Observations:
             cap = 2 * self._n
             self._budgets = np.resize(self._budgets, cap)
             self._losses = np.resize(self._losses, cap)
-            grown = np.empty((cap, self._d))
+            grown = np.empty((cap, self.d))
             grown[: self._n] = self._vectors[: self._n]
             self._vectors = grown
         self._budgets[self._n] = budget

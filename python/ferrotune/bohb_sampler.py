@@ -23,8 +23,9 @@ of the README. Parameters that are not in the intersection search space of the t
 (and the first trial's) are drawn by an ``optuna.samplers.RandomSampler``.
 
 The observations are read from storage on every proposal; those of finished trials (which
-never change) are cached by trial id for the last study seen, so a proposal does Python work
-only for the running trials. Thread-safe (one lock), picklable and deep-copyable (the cache is
+never change) are kept between proposals for the last study seen (as arrays for the finished
+trials at the start of the study), so a proposal does Python work only for the trials after
+the first unfinished one. Thread-safe (one lock), picklable and deep-copyable (the cache is
 not pickled). With ``seed`` the proposals are
 reproducible, and identical with both backends.
 """
@@ -43,7 +44,14 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from ferrotune._bohb_space import DEFAULTS, Encoder, bohb_core, check_options, propose
+from ferrotune._bohb_space import (
+    DEFAULTS,
+    Encoder,
+    Observations,
+    bohb_core,
+    check_options,
+    propose,
+)
 from ferrotune.exceptions import InvalidArgumentError
 from ferrotune.pruners import HyperbandPruner, SuccessiveHalvingPruner
 
@@ -141,6 +149,40 @@ def _entry(
     return pairs, encoder.encode(t.params)
 
 
+class _Cache:
+    """What the sampler keeps between proposals for one study (see ``_finished_cache``): the
+    observations of the longest run of finished trials at the start of the study, as arrays,
+    and the entries of finished trials after it. Finished trials never change."""
+
+    def __init__(self, storage: Any, key: Any, d: int) -> None:
+        self.storage = storage
+        self.key = key
+        self.prefix = Observations(d)
+        self.n_prefix = 0
+        self.last_id: Optional[int] = None
+        self.entries: Dict[int, _Entry] = {}
+
+    def advance(self, trials: List[FrozenTrial], entry: Callable[[FrozenTrial], _Entry]) -> int:
+        """Extend the prefix over the finished trials that now follow it; its length."""
+        if self.n_prefix and (
+            len(trials) < self.n_prefix or trials[self.n_prefix - 1]._trial_id != self.last_id
+        ):  # not the study this cache was built from: start again
+            self.prefix = Observations(self.prefix.d)
+            self.n_prefix, self.last_id = 0, None
+            self.entries.clear()
+        k = self.n_prefix
+        while k < len(trials) and trials[k].state.is_finished():
+            t = trials[k]
+            got = self.entries.pop(t._trial_id, None)
+            pairs, vec = got if got is not None else entry(t)
+            for b, loss in pairs:
+                self.prefix.append(b, vec, loss)
+            self.last_id = t._trial_id
+            k += 1
+        self.n_prefix = k
+        return k
+
+
 class BOHBSampler(BaseSampler):
     """BOHB's model-based sampler (Falkner et al., ICML 2018), for use with ferrotune's
     Hyperband or successive-halving pruner.
@@ -202,7 +244,7 @@ class BOHBSampler(BaseSampler):
         self._random = RandomSampler(seed=None if seed is None else (seed + 1) % 2**32)
         self._space = IntersectionSearchSpace(include_pruned=True)
         self._lock = threading.Lock()
-        self._cache: Optional[Tuple[Any, Any, Dict[int, _Entry]]] = None
+        self._cache: Optional[_Cache] = None
         self.last_source: Optional[int] = None
         """Where the last relative proposal came from (0 no model, 1 random, 2 model,
         3 fallback)."""
@@ -246,50 +288,68 @@ class BOHBSampler(BaseSampler):
         return sorted({float(s) for t in trials for s in t.intermediate_values})
 
     def _finished_cache(
-        self, study: Any, search_space: Dict[str, BaseDistribution], levels: List[float], sign: float
-    ) -> Optional[Dict[int, _Entry]]:
-        """Per finished trial (keyed by trial id), its observations and encoded vector: a finished
-        trial never changes, so only running trials are read again on the next proposal. One
-        cache, for the last (storage, study, search space, budgets, direction) seen; the storage
-        is held weakly and compared by identity, so a new storage never reads a stale entry."""
+        self,
+        study: Any,
+        search_space: Dict[str, BaseDistribution],
+        levels: List[float],
+        sign: float,
+        d: int,
+    ) -> Optional[_Cache]:
+        """The cache for this (storage, study, search space, budgets, direction), a new one if
+        the last proposal was for another; ``None`` when the key cannot be hashed or the storage
+        held weakly. The storage is compared by identity, so a new storage never reads a stale
+        entry. Call with the lock held."""
         try:
             key = (study._study_id, tuple(sorted(search_space.items())), tuple(levels), sign)
             hash(key)
             storage = study._storage
-            with self._lock:
-                c = self._cache
-                if c is None or c[0]() is not storage or c[1] != key:
-                    c = self._cache = (weakref.ref(storage), key, {})
-                return c[2]
+            c = self._cache
+            if c is None or c.storage() is not storage or c.key != key:
+                c = self._cache = _Cache(weakref.ref(storage), key, d)
+            return c
         except TypeError:  # an unhashable distribution or a storage without weak references
             return None
 
     def observations(
         self, study: Any, search_space: Dict[str, BaseDistribution]
-    ) -> Tuple[Encoder, List[float], List[List[float]], List[float]]:
-        """The model's inputs from the study: ``(encoder, budgets, vectors, losses)``."""
+    ) -> Tuple[Encoder, np.ndarray, np.ndarray, np.ndarray]:
+        """The model's inputs from the study: ``(encoder, budgets, vectors, losses)``, the
+        observations of the trials in trial-number order."""
         if study._is_multi_objective():
             raise InvalidArgumentError("BOHBSampler supports single-objective studies only.")
         sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
         trials = study._get_trials(deepcopy=False, use_cache=True)
         levels = self._levels(study, trials)
         encoder = Encoder(search_space)
-        cache = self._finished_cache(study, search_space, levels, sign)
+        d = len(encoder.kinds)
         budgets: List[float] = []
         vectors: List[List[float]] = []
         losses: List[float] = []
-        for t in trials:
-            entry = cache.get(t._trial_id) if cache is not None else None
-            if entry is None:
-                entry = _entry(t, search_space, encoder, levels, sign)
-                if cache is not None and t.state.is_finished():
-                    cache[t._trial_id] = entry
-            pairs, vec = entry
-            for b, loss in pairs:
-                budgets.append(b)
-                vectors.append(vec)
-                losses.append(loss)
-        return encoder, budgets, vectors, losses
+        with self._lock:
+            cache = self._finished_cache(study, search_space, levels, sign, d)
+            start = 0
+            if cache is not None:
+                start = cache.advance(trials, lambda t: _entry(t, search_space, encoder, levels, sign))
+            for t in trials[start:]:
+                entry = cache.entries.get(t._trial_id) if cache is not None else None
+                if entry is None:
+                    entry = _entry(t, search_space, encoder, levels, sign)
+                    if cache is not None and t.state.is_finished():
+                        cache.entries[t._trial_id] = entry
+                pairs, vec = entry
+                for b, loss in pairs:
+                    budgets.append(b)
+                    vectors.append(vec)
+                    losses.append(loss)
+            tail = (
+                np.asarray(budgets, dtype=np.float64),
+                np.asarray(vectors, dtype=np.float64).reshape(len(vectors), d),
+                np.asarray(losses, dtype=np.float64),
+            )
+            if cache is None:
+                return (encoder, *tail)
+            head = cache.prefix.arrays()
+            return (encoder, *(np.concatenate([h, t]) for h, t in zip(head, tail)))
 
     def sample_relative(
         self, study: Any, trial: FrozenTrial, search_space: Dict[str, BaseDistribution]
