@@ -31,7 +31,7 @@ import argparse
 import random
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import optuna
 from optuna.distributions import FloatDistribution
@@ -57,29 +57,25 @@ def _trial(study: optuna.Study, rng: random.Random) -> None:
 
 
 def bench_studies(n: int, checkpoints: List[int], window: int, seed: int) -> None:
-    makers: Dict[str, Callable[[], optuna.Study]] = {
-        "ferrotune BOHBSampler + HyperbandPruner": lambda: optuna.create_study(
-            sampler=ferrotune.BOHBSampler(seed=seed),
-            pruner=ferrotune.HyperbandPruner(1, 27, 3),
-            study_name="bench",
+    # label -> (sampler, pruner class); every study gets HyperbandPruner(1, 27, 3).
+    makers: Dict[str, Tuple[optuna.samplers.BaseSampler, Callable]] = {
+        "ferrotune BOHBSampler + HyperbandPruner": (
+            ferrotune.BOHBSampler(seed=seed), ferrotune.HyperbandPruner
         ),
-        "Optuna TPESampler + HyperbandPruner": lambda: optuna.create_study(
-            sampler=optuna.samplers.TPESampler(seed=seed),
-            pruner=optuna.pruners.HyperbandPruner(1, 27, 3),
-            study_name="bench",
+        "Optuna TPESampler + HyperbandPruner": (
+            optuna.samplers.TPESampler(seed=seed), optuna.pruners.HyperbandPruner
         ),
-        "Optuna RandomSampler + HyperbandPruner": lambda: optuna.create_study(
-            sampler=optuna.samplers.RandomSampler(seed=seed),
-            pruner=optuna.pruners.HyperbandPruner(1, 27, 3),
-            study_name="bench",
+        "Optuna RandomSampler + HyperbandPruner": (
+            optuna.samplers.RandomSampler(seed=seed), optuna.pruners.HyperbandPruner
         ),
-        "Optuna RandomSampler + ferrotune HyperbandPruner": lambda: optuna.create_study(
-            sampler=optuna.samplers.RandomSampler(seed=seed),
-            pruner=ferrotune.HyperbandPruner(1, 27, 3),
-            study_name="bench",
+        "Optuna RandomSampler + ferrotune HyperbandPruner": (
+            optuna.samplers.RandomSampler(seed=seed), ferrotune.HyperbandPruner
         ),
     }
-    studies = {name: make() for name, make in makers.items()}
+    studies = {
+        name: optuna.create_study(sampler=sampler, pruner=pruner(1, 27, 3), study_name="bench")
+        for name, (sampler, pruner) in makers.items()
+    }
     rngs = {name: random.Random(seed) for name in makers}
     times: Dict[str, List[float]] = {name: [] for name in makers}
     for k in range(n):

@@ -75,9 +75,25 @@ def _split_standardised(X: np.ndarray, y: np.ndarray) -> Tuple[np.ndarray, ...]:
     return sc.transform(Xtr), sc.transform(Xva), ytr, yva
 
 
-class SgdBreastCancer:
-    name = "sgd"
+class _LearningCurve:
+    """A task whose loss at budget ``b`` is epoch ``round(b)`` of a memoised learning curve;
+    subclasses set ``R`` and ``memo`` and define ``_curve(params, epochs)``."""
+
     normalise = True  # regret() is the loss itself: subtract the best value found
+    R: int
+
+    def _curve(self, params: Dict, epochs: int) -> List[float]:
+        raise NotImplementedError
+
+    def __call__(self, params: Dict, budget: float) -> float:
+        return self._curve(params, int(round(budget)))[int(round(budget)) - 1]
+
+    def regret(self, params: Dict) -> float:
+        return self(params, self.R)  # normalised against the best value later
+
+
+class SgdBreastCancer(_LearningCurve):
+    name = "sgd"
 
     def __init__(self, max_budget: int, seed: int):
         from sklearn.datasets import load_breast_cancer
@@ -122,12 +138,6 @@ class SgdBreastCancer:
         self.memo[key] = (clf, curve)
         return curve
 
-    def __call__(self, params: Dict, budget: float) -> float:
-        return self._curve(params, int(round(budget)))[int(round(budget)) - 1]
-
-    def regret(self, params: Dict) -> float:
-        return self(params, self.R)  # normalised against the best value later
-
 
 MLP_CAP = 10.0
 """Validation loss of a network whose loss or weights became non-finite or exceed this."""
@@ -149,9 +159,8 @@ class _MlpState:
         self.dead = False
 
 
-class MlpDigits:
+class MlpDigits(_LearningCurve):
     name = "mlp"
-    normalise = True  # regret() is the loss itself: subtract the best value found
 
     def __init__(self, max_budget: int, seed: int):
         from sklearn.datasets import load_digits
@@ -218,12 +227,6 @@ class MlpDigits:
         # Keep the weights only while the curve may still be extended.
         self.memo[key] = (st if len(curve) < self.R else None, curve)
         return curve
-
-    def __call__(self, params: Dict, budget: float) -> float:
-        return self._curve(params, int(round(budget)))[int(round(budget)) - 1]
-
-    def regret(self, params: Dict) -> float:
-        return self(params, self.R)  # normalised against the best value later
 
 
 PROBLEMS = {"hartmann6": Hartmann6, "sgd": SgdBreastCancer, "mlp": MlpDigits}
