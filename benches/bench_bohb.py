@@ -69,7 +69,7 @@ import math
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import optuna
 
@@ -141,7 +141,7 @@ def _optuna_run(problem, sampler, pruner, total: float) -> Trace:
 def run_bohb_sampler(problem, seed: int, total: float) -> Trace:
     return _optuna_run(
         problem,
-        ferrotune.BOHBSampler(seed=seed),
+        ferrotune.BOHBSampler(seed=seed, **BOHB_OPTIONS),
         ferrotune.HyperbandPruner(1, problem.R, ETA),
         total,
     )
@@ -194,8 +194,8 @@ def run_tpe(problem, seed: int, total: float) -> Trace:
     return _full_budget_run(problem, optuna.samplers.TPESampler(seed=seed), total)
 
 
-BOHB_OPTIONS: Dict[str, float] = {}
-"""Non-default BOHB options for the ``bohb`` method (``--bohb-options``)."""
+BOHB_OPTIONS: Dict[str, Any] = {}
+"""Non-default BOHB options for the ``bohb`` and ``bohb_sampler`` methods (``--bohb-options``)."""
 
 METHODS: Dict[str, Callable] = {
     "bohb": run_bohb,  # also yields "bohb_ckpt"
@@ -304,12 +304,18 @@ def main() -> None:
     ap.add_argument(
         "--bohb-options",
         default="",
-        help="non-default options of ferrotune.BOHB, e.g. random_fraction=0.1,bandwidth_factor=1",
+        help="non-default options of ferrotune.BOHB (and of BOHBSampler in bohb_sampler), e.g. "
+        "random_fraction=0.1,bandwidth_factor=1 or model=tpe",
     )
     args = ap.parse_args()
     for item in filter(None, args.bohb_options.split(",")):
         key, value = item.split("=")
-        BOHB_OPTIONS[key] = int(value) if key in ("num_samples", "top_n_percent") else float(value)
+        if key == "model":
+            BOHB_OPTIONS[key] = value
+        elif key in ("num_samples", "top_n_percent", "min_points_in_model"):
+            BOHB_OPTIONS[key] = int(value)
+        else:
+            BOHB_OPTIONS[key] = float(value)
     if BOHB_OPTIONS:
         print(f"ferrotune.BOHB options: {BOHB_OPTIONS}")
     print(f"ferrotune {ferrotune.__version__}, backend {ferrotune.get_backend()}, "

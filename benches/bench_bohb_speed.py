@@ -3,7 +3,7 @@
 Optuna studies (one trial each in turn): ``ferrotune.BOHBSampler`` + ``ferrotune.HyperbandPruner``,
 Optuna's ``TPESampler`` + ``HyperbandPruner``, ``RandomSampler`` + Optuna's ``HyperbandPruner``,
 and ``RandomSampler`` + ferrotune's ``HyperbandPruner`` (the floor: Optuna's bookkeeping and our
-pruner, with a sampler that does no work). Schedulers: ``ferrotune.BOHB`` and
+pruner, with a sampler that does no work). Schedulers: ``ferrotune.BOHB`` (both models) and
 ``ferrotune.Hyperband``.
 
     python benches/bench_bohb_speed.py [--trials 2000] [--checkpoints 500,1000,2000]
@@ -101,9 +101,14 @@ def bench_studies(n: int, checkpoints: List[int], window: int, seed: int) -> Non
 def bench_schedulers(n: int, checkpoints: List[int], window: int, seed: int) -> None:
     space = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(D)}
     rows = []
-    for cls in (ferrotune.BOHB, ferrotune.Hyperband):
+    variants: List[Tuple[str, Callable[..., ferrotune.Hyperband], Dict[str, str]]] = [
+        ("BOHB", ferrotune.BOHB, {}),
+        ("BOHB, model=tpe", ferrotune.BOHB, {"model": "tpe"}),
+        ("Hyperband", ferrotune.Hyperband, {}),
+    ]
+    for label, cls, extra in variants:
         for mode in ("sync", "async"):
-            sched = cls(space, 1, 81, eta=3, seed=seed, mode=mode)
+            sched = cls(space, 1, 81, eta=3, seed=seed, mode=mode, **extra)
             rng = random.Random(seed)
             times = []
             for _ in range(n):
@@ -112,8 +117,8 @@ def bench_schedulers(n: int, checkpoints: List[int], window: int, seed: int) -> 
                 loss = sum(v * v for v in job.params.values()) + rng.random() / job.budget
                 sched.tell(job, loss)
                 times.append(time.process_time() - t0)
-            rows.append((f"ferrotune.{cls.__name__} ({mode})", times))
-            print(f"  schedulers: {cls.__name__} {mode} done", flush=True)
+            rows.append((f"ferrotune.{label} ({mode})", times))
+            print(f"  schedulers: {label} {mode} done", flush=True)
     print(f"\n### Ask/tell schedulers: ms per ask + tell, median / mean of the {window} jobs "
           "ending at each checkpoint (a promotion costs little, a new configuration\n"
           "refits BOHB's model: the mean shows the mix)\n")

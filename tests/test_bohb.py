@@ -509,10 +509,11 @@ def test_scheduler_observation_buffer_keeps_every_row() -> None:
             for _ in range(70)]
     obs = Observations(3)
     for k, (b, v, loss) in enumerate(rows):
-        obs.append(b, v, loss)
+        obs.append(b, v, loss, 1000 + k // 2)
         if k in (0, 15, 16, 17, 69):  # around the first growths
-            budgets, vectors, losses = obs.arrays()
+            budgets, vectors, losses, ids = obs.arrays()
             assert len(obs) == k + 1 == budgets.shape[0] == vectors.shape[0] == losses.shape[0]
+            assert ids.tolist() == [1000 + i // 2 for i in range(k + 1)]
             assert budgets.tolist() == [r[0] for r in rows[: k + 1]]
             assert vectors.tolist() == [r[1] for r in rows[: k + 1]]
             assert losses.tolist() == [r[2] for r in rows[: k + 1]]

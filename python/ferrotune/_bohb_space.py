@@ -27,7 +27,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from ferrotune import _bohb_py
+from ferrotune import _bohb_py, _bohb_tpe
 from ferrotune._backend import get_backend_impl
 from ferrotune._unit_space import UnitMap
 from ferrotune.exceptions import InvalidArgumentError, NativeBuildMismatchError, SearchSpaceError
@@ -40,6 +40,11 @@ DEFAULTS = dict(
     bandwidth_factor=3.0,
     min_bandwidth=1e-3,
 )
+
+MODELS = ("kde", "tpe")
+"""``model`` values: HpBandSter's KDEs (the default) or the TPE model (``_bohb_tpe``)."""
+
+_KDE_ONLY = ("top_n_percent", "num_samples", "bandwidth_factor", "min_bandwidth")
 
 
 def bohb_core() -> Any:
@@ -104,6 +109,24 @@ def check_options(
     return (n_min, top, samples, frac, factor, floor)
 
 
+def check_model(model: Any, opts: Tuple[int, int, int, float, float, float]) -> str:
+    """``model`` checked against the options: the TPE model has no use for the KDE-only ones,
+    so setting one of them to a non-default value with ``model="tpe"`` is an error rather than
+    silently ignored."""
+    if model not in MODELS:
+        raise InvalidArgumentError(f"`model` must be one of {MODELS}, got {model!r}.")
+    if model == "tpe":
+        given = dict(zip(("top_n_percent", "num_samples", "random_fraction"), opts[1:4]))
+        given.update(bandwidth_factor=opts[4], min_bandwidth=opts[5])
+        changed = [k for k in _KDE_ONLY if given[k] != DEFAULTS[k]]
+        if changed:
+            raise InvalidArgumentError(
+                f"{', '.join('`%s`' % k for k in changed)} only apply to model='kde'; "
+                "model='tpe' uses Optuna's TPE defaults instead."
+            )
+    return str(model)
+
+
 class Encoder:
     """Encodes parameter dicts of a search space to BOHB vectors and back."""
 
@@ -150,7 +173,8 @@ class Encoder:
 
 
 class Observations:
-    """Observations ``(budget, encoded vector, loss)`` (of an ask/tell scheduler, or of
+    """Observations ``(budget, encoded vector, loss, configuration id)`` (of an ask/tell
+    scheduler, or of
     ``BOHBSampler``'s finished trials), kept in numpy arrays that grow by doubling, so a proposal
     reads them without converting Python lists (which made every ``ask`` cost time linear in the
     number of results, with a large constant)."""
@@ -161,26 +185,31 @@ class Observations:
         self._budgets = np.empty(16)
         self._vectors = np.empty((16, d))
         self._losses = np.empty(16)
+        self._ids = np.empty(16, dtype=np.int64)
 
     def __len__(self) -> int:
         return self._n
 
-    def append(self, budget: float, vector: List[float], loss: float) -> None:
+    def append(self, budget: float, vector: List[float], loss: float, ident: int) -> None:
         if self._n == self._budgets.shape[0]:
             cap = 2 * self._n
             self._budgets = np.resize(self._budgets, cap)
             self._losses = np.resize(self._losses, cap)
+            self._ids = np.resize(self._ids, cap)
             grown = np.empty((cap, self.d))
             grown[: self._n] = self._vectors[: self._n]
             self._vectors = grown
         self._budgets[self._n] = budget
         self._vectors[self._n] = vector
         self._losses[self._n] = loss
+        self._ids[self._n] = ident
         self._n += 1
 
-    def arrays(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(budgets, vectors, losses)``: read-only views of the first ``len(self)`` rows."""
-        out = (self._budgets[: self._n], self._vectors[: self._n], self._losses[: self._n])
+    def arrays(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(budgets, vectors, losses, ids)``: read-only views of the first ``len(self)``
+        rows."""
+        n = self._n
+        out = (self._budgets[:n], self._vectors[:n], self._losses[:n], self._ids[:n])
         for a in out:
             a.flags.writeable = False
         return out
@@ -192,12 +221,25 @@ def propose(
     budgets: Union[List[float], np.ndarray],
     vectors: Union[List[List[float]], np.ndarray],
     losses: Union[List[float], np.ndarray],
+    ids: Union[List[int], np.ndarray],
     opts: Tuple[int, int, int, float, float, float],
     rng: np.random.RandomState,
+    model: str = "kde",
 ) -> Tuple[Dict[str, Any], int, Optional[float]]:
     """One proposal, decoded: ``(params, source, model budget)``."""
     d = len(encoder.kinds)
     vec = np.asarray(vectors, dtype=np.float64).reshape(len(vectors), d)
+    if model == "tpe":
+        vector, source, budget = _bohb_tpe.tpe_propose(
+            encoder.kinds,
+            np.asarray(budgets, dtype=np.float64),
+            vec,
+            np.asarray(losses, dtype=np.float64),
+            np.asarray(ids, dtype=np.int64),
+            opts,
+            rng,
+        )
+        return encoder.decode(vector), int(source), budget
     vector, source, budget = core.bohb_propose(
         encoder.kinds,
         np.asarray(budgets, dtype=np.float64),

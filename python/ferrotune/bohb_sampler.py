@@ -49,6 +49,7 @@ from ferrotune._bohb_space import (
     Encoder,
     Observations,
     bohb_core,
+    check_model,
     check_options,
     propose,
 )
@@ -176,7 +177,7 @@ class _Cache:
             got = self.entries.pop(t._trial_id, None)
             pairs, vec = got if got is not None else entry(t)
             for b, loss in pairs:
-                self.prefix.append(b, vec, loss)
+                self.prefix.append(b, vec, loss, t.number)
             self.last_id = t._trial_id
             k += 1
         self.n_prefix = k
@@ -195,6 +196,10 @@ class BOHBSampler(BaseSampler):
         random_fraction: probability of a uniformly random configuration once a model exists.
         bandwidth_factor: widens the continuous bandwidths when drawing candidates.
         min_bandwidth: floor on every bandwidth.
+        model: ``"kde"`` (HpBandSter's two KDEs on one budget) or ``"tpe"`` (Optuna's TPE on
+            every trial, ranked by the budget it reached, then its loss there; see
+            ``ferrotune._bohb_tpe``). With ``"tpe"``, the four options above keep their
+            defaults.
         budgets: the budgets (steps) to model, increasing; default: the pruner's rung steps.
         seed: seed of the sampler (``None``: not reproducible).
 
@@ -212,6 +217,7 @@ class BOHBSampler(BaseSampler):
         min_bandwidth: float = DEFAULTS["min_bandwidth"],
         budgets: Optional[Sequence[float]] = None,
         seed: Optional[int] = None,
+        model: str = "kde",
     ) -> None:
         self._opts = check_options(
             min_points_in_model,
@@ -221,6 +227,7 @@ class BOHBSampler(BaseSampler):
             bandwidth_factor,
             min_bandwidth,
         )
+        self._model = check_model(model, self._opts)
         if budgets is not None:
             try:
                 levels = [float(b) for b in budgets]
@@ -315,6 +322,12 @@ class BOHBSampler(BaseSampler):
     ) -> Tuple[Encoder, np.ndarray, np.ndarray, np.ndarray]:
         """The model's inputs from the study: ``(encoder, budgets, vectors, losses)``, the
         observations of the trials in trial-number order."""
+        return self._observations(study, search_space)[:4]
+
+    def _observations(
+        self, study: Any, search_space: Dict[str, BaseDistribution]
+    ) -> Tuple[Encoder, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``observations`` plus the trial number of each row."""
         if study._is_multi_objective():
             raise InvalidArgumentError("BOHBSampler supports single-objective studies only.")
         sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
@@ -325,6 +338,7 @@ class BOHBSampler(BaseSampler):
         budgets: List[float] = []
         vectors: List[List[float]] = []
         losses: List[float] = []
+        numbers: List[int] = []
         with self._lock:
             cache = self._finished_cache(study, search_space, levels, sign, d)
             start = 0
@@ -341,10 +355,12 @@ class BOHBSampler(BaseSampler):
                     budgets.append(b)
                     vectors.append(vec)
                     losses.append(loss)
+                    numbers.append(t.number)
             tail = (
                 np.asarray(budgets, dtype=np.float64),
                 np.asarray(vectors, dtype=np.float64).reshape(len(vectors), d),
                 np.asarray(losses, dtype=np.float64),
+                np.asarray(numbers, dtype=np.int64),
             )
             if cache is None:
                 return (encoder, *tail)
@@ -356,11 +372,11 @@ class BOHBSampler(BaseSampler):
     ) -> Dict[str, Any]:
         if not search_space:
             return {}
-        encoder, budgets, vectors, losses = self.observations(study, search_space)
+        encoder, budgets, vectors, losses, numbers = self._observations(study, search_space)
         core = bohb_core()
         with self._lock:
             params, source, budget = propose(
-                core, encoder, budgets, vectors, losses, self._opts, self._rng
+                core, encoder, budgets, vectors, losses, numbers, self._opts, self._rng, self._model
             )
             self.last_source, self.last_model_budget = source, budget
         return params

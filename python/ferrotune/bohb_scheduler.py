@@ -31,6 +31,7 @@ from ferrotune._bohb_space import (
     Encoder,
     Observations,
     bohb_core,
+    check_model,
     check_options,
     propose,
 )
@@ -46,8 +47,8 @@ class BOHB(Hyperband):
         search_space, min_budget, max_budget, eta, seed, mode: as for
             :class:`ferrotune.Hyperband`.
         min_points_in_model, top_n_percent, num_samples, random_fraction, bandwidth_factor,
-            min_bandwidth: BOHB's options, as for :class:`ferrotune.BOHBSampler` (HpBandSter's
-            defaults).
+            min_bandwidth, model: BOHB's options, as for :class:`ferrotune.BOHBSampler`
+            (HpBandSter's defaults; ``model="tpe"`` for the TPE model).
 
     Thread-safe. Bad arguments raise ``InvalidArgumentError``/``SearchSpaceError``.
     """
@@ -67,6 +68,7 @@ class BOHB(Hyperband):
         random_fraction: float = DEFAULTS["random_fraction"],
         bandwidth_factor: float = DEFAULTS["bandwidth_factor"],
         min_bandwidth: float = DEFAULTS["min_bandwidth"],
+        model: str = "kde",
     ) -> None:
         opts = check_options(
             min_points_in_model,
@@ -76,6 +78,7 @@ class BOHB(Hyperband):
             bandwidth_factor,
             min_bandwidth,
         )
+        self._model = check_model(model, opts)
         super().__init__(search_space, min_budget, max_budget, eta=eta, seed=seed, mode=mode)
         self._opts = opts
         self._encoder = Encoder(self._space)
@@ -105,6 +108,7 @@ class BOHB(Hyperband):
             *self._obs.arrays(),
             self._opts,
             self._rng,
+            self._model,
         )
         self._vectors[config] = self._encoder.encode(params)
         self._sources.append(source)
@@ -112,4 +116,4 @@ class BOHB(Hyperband):
         return params
 
     def _told(self, job: Job, loss: float) -> None:
-        self._obs.append(float(job.budget), self._vectors[job.config_id], loss)
+        self._obs.append(float(job.budget), self._vectors[job.config_id], loss, job.config_id)
