@@ -180,9 +180,33 @@ def test_bench_bohb_speed_prints_both_tables() -> None:
     sched = [line for line in lines if line.startswith("| ferrotune.")]
     assert [line.split("|")[1].strip() for line in sched] == [
         "ferrotune.BOHB (sync)", "ferrotune.BOHB (async)",
+        "ferrotune.BOHB, model=tpe (sync)", "ferrotune.BOHB, model=tpe (async)",
         "ferrotune.Hyperband (sync)", "ferrotune.Hyperband (async)",
     ]
     for line in sched:
         for cell in line.strip("|").split("|")[1:]:
             median, mean = (float(v) for v in cell.split("/"))
             assert median >= 0 and mean >= 0, line  # printed to 1 us: may round to 0
+
+
+def test_bench_bohb_prints_the_quality_table_with_bohb_options() -> None:
+    proc = _run(
+        [
+            str(REPO / "benches" / "bench_bohb.py"),
+            "--problems", "hartmann6", "--seeds", "2", "--budget", "12",
+            "--methods", "bohb,bohb_sampler,random", "--bohb-options", "model=tpe",
+        ]
+    )
+    assert proc.returncode == 0, _explain(proc)
+    assert "ferrotune.BOHB options: {'model': 'tpe'}" in proc.stdout
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    labels = [row.split("|")[1].strip() for row in rows[1:]]
+    assert labels == [
+        "ferrotune.BOHB (scheduler, restarts from scratch)",
+        "ferrotune.BOHB (same runs, promotions resume from a checkpoint)",
+        "ferrotune.BOHBSampler + ferrotune.HyperbandPruner",
+        "random search (full budget)",
+    ], _explain(proc)
+    for row in rows[1:]:
+        final = row.strip("|").split("|")[-2]
+        assert float(final) >= 0.0, row  # regret against Hartmann-6's optimum
