@@ -143,7 +143,9 @@ def test_scheduler_with_tpe_model_is_the_same_on_both_backends(mode: str, monkey
     traces = []
     for backend in ("rust", "python"):
         monkeypatch.setenv("FERROTUNE_BACKEND", backend)
-        opt = ferrotune.BOHB(SPACE, 1, 27, eta=3, seed=3, mode=mode, model="tpe")
+        opt = ferrotune.BOHB(
+            SPACE, 1, 27, eta=3, seed=3, mode=mode, model="tpe", random_fraction=1 / 3
+        )
         trace = []
         for _ in range(200):
             job = opt.ask()
@@ -159,7 +161,7 @@ def test_scheduler_with_tpe_model_is_the_same_on_both_backends(mode: str, monkey
 
 def test_scheduler_with_tpe_model_learns_and_replays() -> None:
     def run(model: str, seed: int):
-        opt = ferrotune.BOHB(SPACE, 1, 27, eta=3, seed=seed, model=model)
+        opt = ferrotune.BOHB(SPACE, 1, 27, eta=3, seed=seed, model=model, random_fraction=0.3)
         jobs = []
         for _ in range(300):
             job = opt.ask()
@@ -219,11 +221,26 @@ def test_sampler_with_tpe_model_in_a_pruned_study() -> None:
     assert [t.params for t in study.trials] != [t.params for t in kde.trials]
 
 
+def test_random_fraction_defaults_per_model() -> None:
+    # None: HpBandSter's 1/3 with the KDE model, none with the TPE model.
+    for model, expected in (("kde", {NO_MODEL, RANDOM, MODEL}), ("tpe", {NO_MODEL, MODEL})):
+        opt = ferrotune.BOHB(SPACE, 1, 27, eta=3, seed=0, model=model)
+        assert opt._opts[3] == (1 / 3 if model == "kde" else 0.0)
+        for _ in range(250):
+            job = opt.ask()
+            opt.tell(job, loss_of(job.params, job.budget))
+        assert set(opt.sources) == expected
+    assert ferrotune.BOHBSampler(model="tpe", random_fraction=0.5)._opts[3] == 0.5
+    assert ferrotune.BOHBSampler()._opts[3] == 1 / 3
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
         ({"model": "gp"}, "`model` must be one of"),
         ({"model": None}, "`model` must be one of"),
+        ({"model": ["tpe"]}, "`model` must be one of"),
+        ({"model": "tpe", "random_fraction": 1.5}, "`random_fraction` must be in"),
         ({"model": "tpe", "num_samples": 32}, "`num_samples` only apply to model='kde'"),
         (
             {"model": "tpe", "top_n_percent": 20, "min_bandwidth": 0.1},

@@ -36,13 +36,18 @@ DEFAULTS = dict(
     min_points_in_model=None,
     top_n_percent=15,
     num_samples=64,
-    random_fraction=1.0 / 3.0,
+    random_fraction=None,
     bandwidth_factor=3.0,
     min_bandwidth=1e-3,
 )
 
 MODELS = ("kde", "tpe")
 """``model`` values: HpBandSter's KDEs (the default) or the TPE model (``_bohb_tpe``)."""
+
+RANDOM_FRACTION = {"kde": 1.0 / 3.0, "tpe": 0.0}
+"""``random_fraction=None`` per model: HpBandSter's 1/3 for its KDEs; none for the TPE model,
+whose Parzen estimators mix in a prior over the whole space (as Optuna's TPESampler, which has
+no random fraction either)."""
 
 _KDE_ONLY = ("top_n_percent", "num_samples", "bandwidth_factor", "min_bandwidth")
 
@@ -83,21 +88,29 @@ def _float(name: str, value: Any) -> float:
 
 
 def check_options(
+    model: Any,
     min_points_in_model: Optional[int],
     top_n_percent: int,
     num_samples: int,
-    random_fraction: float,
+    random_fraction: Optional[float],
     bandwidth_factor: float,
     min_bandwidth: float,
-) -> Tuple[int, int, int, float, float, float]:
-    """The options as the core's tuple (``min_points_in_model`` 0 = default), or
-    ``InvalidArgumentError``."""
+) -> Tuple[str, Tuple[int, int, int, float, float, float]]:
+    """``(model, options as the core's tuple)`` (``min_points_in_model`` 0 = default), or
+    ``InvalidArgumentError``. The TPE model has no use for the KDE-only options, so setting one
+    of them to a non-default value with ``model="tpe"`` is an error rather than silently
+    ignored."""
+    if not isinstance(model, str) or model not in MODELS:
+        raise InvalidArgumentError(f"`model` must be one of {MODELS}, got {model!r}.")
     n_min = 0 if min_points_in_model is None else _int(
         "min_points_in_model", min_points_in_model, 1, 2**32
     )
     top = _int("top_n_percent", top_n_percent, 1, 99)
     samples = _int("num_samples", num_samples, 1, 2**24)
-    frac = _float("random_fraction", random_fraction)
+    if random_fraction is None:
+        frac = RANDOM_FRACTION[model]
+    else:
+        frac = _float("random_fraction", random_fraction)
     if not 0.0 <= frac <= 1.0:
         raise InvalidArgumentError(f"`random_fraction` must be in [0, 1], got {frac}.")
     factor = _float("bandwidth_factor", bandwidth_factor)
@@ -106,25 +119,16 @@ def check_options(
     floor = _float("min_bandwidth", min_bandwidth)
     if floor <= 0.0:
         raise InvalidArgumentError(f"`min_bandwidth` must be > 0, got {floor}.")
-    return (n_min, top, samples, frac, factor, floor)
-
-
-def check_model(model: Any, opts: Tuple[int, int, int, float, float, float]) -> str:
-    """``model`` checked against the options: the TPE model has no use for the KDE-only ones,
-    so setting one of them to a non-default value with ``model="tpe"`` is an error rather than
-    silently ignored."""
-    if model not in MODELS:
-        raise InvalidArgumentError(f"`model` must be one of {MODELS}, got {model!r}.")
     if model == "tpe":
-        given = dict(zip(("top_n_percent", "num_samples", "random_fraction"), opts[1:4]))
-        given.update(bandwidth_factor=opts[4], min_bandwidth=opts[5])
+        given = dict(top_n_percent=top, num_samples=samples, bandwidth_factor=factor,
+                     min_bandwidth=floor)
         changed = [k for k in _KDE_ONLY if given[k] != DEFAULTS[k]]
         if changed:
             raise InvalidArgumentError(
                 f"{', '.join('`%s`' % k for k in changed)} only apply to model='kde'; "
                 "model='tpe' uses Optuna's TPE defaults instead."
             )
-    return str(model)
+    return model, (n_min, top, samples, frac, factor, floor)
 
 
 class Encoder:

@@ -5,7 +5,8 @@ fits two multivariate KDEs on the results of one budget. This one fits Optuna's 
 on every configuration seen so far, each counted once at the largest budget it reached:
 
 - **Gate**: a model exists once some budget has ``N_min`` results (``min_points_in_model``,
-  default and minimum d + 1); before that, and with probability ``random_fraction`` after, the
+  default and minimum d + 1); before that, and with probability ``random_fraction`` after
+  (default 0 for this model: its estimators mix in a prior over the whole space), the
   configuration is uniformly random (the same draws as the KDE model's).
 - **Ranking**: configurations by the largest budget at which they have a finite loss (higher
   first), then by that loss (lower first), ties in the order the configurations were first

@@ -49,7 +49,6 @@ from ferrotune._bohb_space import (
     Encoder,
     Observations,
     bohb_core,
-    check_model,
     check_options,
     propose,
 )
@@ -193,13 +192,14 @@ class BOHBSampler(BaseSampler):
             fitted on it (default and minimum: number of parameters + 1).
         top_n_percent: percentage of the observations (lowest losses) in the good set, 1..99.
         num_samples: candidates drawn from the good KDE per proposal.
-        random_fraction: probability of a uniformly random configuration once a model exists.
+        random_fraction: probability of a uniformly random configuration once a model exists
+            (``None``: 1/3, HpBandSter's, with ``model="kde"``; 0 with ``model="tpe"``).
         bandwidth_factor: widens the continuous bandwidths when drawing candidates.
         min_bandwidth: floor on every bandwidth.
         model: ``"kde"`` (HpBandSter's two KDEs on one budget) or ``"tpe"`` (Optuna's TPE on
             every trial, ranked by the budget it reached, then its loss there; see
-            ``ferrotune._bohb_tpe``). With ``"tpe"``, the four options above keep their
-            defaults.
+            ``ferrotune._bohb_tpe``). With ``"tpe"``, ``top_n_percent``, ``num_samples``,
+            ``bandwidth_factor`` and ``min_bandwidth`` keep their defaults.
         budgets: the budgets (steps) to model, increasing; default: the pruner's rung steps.
         seed: seed of the sampler (``None``: not reproducible).
 
@@ -212,14 +212,15 @@ class BOHBSampler(BaseSampler):
         min_points_in_model: Optional[int] = DEFAULTS["min_points_in_model"],
         top_n_percent: int = DEFAULTS["top_n_percent"],
         num_samples: int = DEFAULTS["num_samples"],
-        random_fraction: float = DEFAULTS["random_fraction"],
+        random_fraction: Optional[float] = DEFAULTS["random_fraction"],
         bandwidth_factor: float = DEFAULTS["bandwidth_factor"],
         min_bandwidth: float = DEFAULTS["min_bandwidth"],
         budgets: Optional[Sequence[float]] = None,
         seed: Optional[int] = None,
         model: str = "kde",
     ) -> None:
-        self._opts = check_options(
+        self._model, self._opts = check_options(
+            model,
             min_points_in_model,
             top_n_percent,
             num_samples,
@@ -227,7 +228,6 @@ class BOHBSampler(BaseSampler):
             bandwidth_factor,
             min_bandwidth,
         )
-        self._model = check_model(model, self._opts)
         if budgets is not None:
             try:
                 levels = [float(b) for b in budgets]

@@ -31,7 +31,6 @@ from ferrotune._bohb_space import (
     Encoder,
     Observations,
     bohb_core,
-    check_model,
     check_options,
     propose,
 )
@@ -65,12 +64,13 @@ class BOHB(Hyperband):
         min_points_in_model: Optional[int] = DEFAULTS["min_points_in_model"],
         top_n_percent: int = DEFAULTS["top_n_percent"],
         num_samples: int = DEFAULTS["num_samples"],
-        random_fraction: float = DEFAULTS["random_fraction"],
+        random_fraction: Optional[float] = DEFAULTS["random_fraction"],
         bandwidth_factor: float = DEFAULTS["bandwidth_factor"],
         min_bandwidth: float = DEFAULTS["min_bandwidth"],
         model: str = "kde",
     ) -> None:
-        opts = check_options(
+        self._model, opts = check_options(
+            model,
             min_points_in_model,
             top_n_percent,
             num_samples,
@@ -78,7 +78,6 @@ class BOHB(Hyperband):
             bandwidth_factor,
             min_bandwidth,
         )
-        self._model = check_model(model, opts)
         super().__init__(search_space, min_budget, max_budget, eta=eta, seed=seed, mode=mode)
         self._opts = opts
         self._encoder = Encoder(self._space)
