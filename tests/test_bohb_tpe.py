@@ -99,9 +99,11 @@ def test_the_model_waits_for_n_min_results_at_one_budget() -> None:
     assert 0.0 <= v[0] <= 1.0 and 0.0 <= v[1] <= 1.0 and v[2] in (0.0, 1.0, 2.0)
 
 
-def test_proposal_equals_optunas_tpe_on_the_ranked_configurations() -> None:
-    # The model is Optuna's independent TPE (multivariate=False) on the configurations ranked as Optuna ranks
-    # complete and pruned trials: build that Optuna study and compare the suggestion.
+@pytest.mark.parametrize("multivariate", [False, True])
+def test_proposal_equals_optunas_tpe_on_the_ranked_configurations(multivariate: bool) -> None:
+    # The model is Optuna's TPE (independent: the scheduler; multivariate: the sampler) on the
+    # configurations ranked as Optuna ranks complete and pruned trials: build that Optuna
+    # study and compare the suggestion.
     rs = np.random.RandomState(4)
     n = 40
     ids = np.arange(n)
@@ -113,7 +115,7 @@ def test_proposal_equals_optunas_tpe_on_the_ranked_configurations() -> None:
         "b": FloatDistribution(0.0, 1.0),
         "c": CategoricalDistribution([0, 1, 2, 3]),
     }
-    tpe = optuna.samplers.TPESampler(seed=11, n_startup_trials=0, multivariate=False)
+    tpe = optuna.samplers.TPESampler(seed=11, n_startup_trials=0, multivariate=multivariate)
     study = optuna.create_study(sampler=tpe)
     for k in range(n):
         params = {"a": vectors[k, 0], "b": vectors[k, 1], "c": int(vectors[k, 2])}
@@ -130,7 +132,9 @@ def test_proposal_equals_optunas_tpe_on_the_ranked_configurations() -> None:
     expected = study.ask(dists).params
     rng = np.random.RandomState(11)
     no_random = OPTS[:3] + (0.0,) + OPTS[4:]
-    v, source, _ = _bohb_tpe.tpe_propose([0, 0, 4], budgets, vectors, losses, ids, no_random, rng)
+    v, source, _ = _bohb_tpe.tpe_propose(
+        [0, 0, 4], budgets, vectors, losses, ids, no_random, rng, multivariate
+    )
     assert source == MODEL
     assert v[0] == pytest.approx(expected["a"], abs=1e-12)
     assert v[1] == pytest.approx(expected["b"], abs=1e-12)

@@ -229,6 +229,7 @@ def propose(
     opts: Tuple[int, int, int, float, float, float],
     rng: np.random.RandomState,
     model: str = "kde",
+    multivariate: bool = False,
 ) -> Tuple[Dict[str, Any], int, Optional[float]]:
     """One proposal, decoded: ``(params, source, model budget)``."""
     d = len(encoder.kinds)
@@ -242,6 +243,7 @@ def propose(
             np.asarray(ids, dtype=np.int64),
             opts,
             rng,
+            multivariate,
         )
         return encoder.decode(vector), int(source), budget
     vector, source, budget = core.bohb_propose(

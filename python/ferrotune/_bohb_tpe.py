@@ -18,8 +18,10 @@ on every configuration seen so far, each counted once at the largest budget it r
   "magic clip" bandwidth floor, 24 candidates per parameter drawn from the good estimator, the
   one with the best good/bad density ratio wins.
 - **Space**: BOHB's encoding (the unit interval for every non-categorical parameter, the choice
-  index for a categorical one), each dimension sampled on its own, in order, as Optuna's
-  independent TPE does.
+  index for a categorical one). ``ferrotune.BOHB`` samples each dimension on its own, in order,
+  as Optuna's independent TPE does; ``ferrotune.BOHBSampler`` samples them jointly, as Optuna
+  5's default multivariate TPE does. Each is the better of the two for its schedule, measured
+  on multi-fidelity Hartmann-6 (``benches/README.md``).
 
 The Parzen estimators and the candidate scoring are the TPE core's (``tpe_sample_step`` in
 Rust, or its numpy twin), which consume the ``RandomState`` identically, so both backends give
@@ -96,9 +98,11 @@ def tpe_propose(
     ids: np.ndarray,
     opts: Options,
     rng: np.random.RandomState,
+    multivariate: bool = False,
 ) -> Tuple[np.ndarray, int, Any]:
     """One proposal ``(encoded vector, source, model budget or None)`` (sources as
-    ``bohb_propose``'s)."""
+    ``bohb_propose``'s). ``multivariate``: one TPE step over all dimensions at once (Optuna's
+    ``multivariate=True``) instead of one per dimension."""
     kinds = list(kinds)
     d = len(kinds)
     budget = model_budget(budgets, max(opts[0], d + 1)) if budgets.shape[0] else None
@@ -109,13 +113,14 @@ def tpe_propose(
     good_rows, bad_rows = split(budgets, losses, ids)
     good_w, bad_w = default_weights(good_rows.shape[0]), default_weights(bad_rows.shape[0])
     backend = get_backend_impl()
+    groups = [list(range(d))] if multivariate else [[j] for j in range(d)]
     out = np.empty(d)
-    for j, c in enumerate(kinds):
+    for cols in groups:
         best = backend.sample_step(
-            [_dim(c)],
-            vectors[good_rows, j : j + 1],
+            [_dim(kinds[j]) for j in cols],
+            vectors[np.ix_(good_rows, cols)],
             good_w,
-            vectors[bad_rows, j : j + 1],
+            vectors[np.ix_(bad_rows, cols)],
             bad_w,
             PRIOR_WEIGHT,
             True,
@@ -123,7 +128,7 @@ def tpe_propose(
             N_CANDIDATES,
             rng,
         )
-        out[j] = float(best[0])
+        out[cols] = np.asarray(best, dtype=np.float64)
     if any(c == 0 for c in kinds):
         numeric = np.asarray([c == 0 for c in kinds])
         out[numeric] = np.clip(out[numeric], 0.0, 1.0)

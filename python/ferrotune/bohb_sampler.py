@@ -196,9 +196,9 @@ class BOHBSampler(BaseSampler):
             (``None``: 1/3, HpBandSter's, with ``model="kde"``; 0 with ``model="tpe"``).
         bandwidth_factor: widens the continuous bandwidths when drawing candidates.
         min_bandwidth: floor on every bandwidth.
-        model: ``"kde"`` (HpBandSter's two KDEs on one budget) or ``"tpe"`` (Optuna's TPE on
-            every trial, ranked by the budget it reached, then its loss there; see
-            ``ferrotune._bohb_tpe``). With ``"tpe"``, ``top_n_percent``, ``num_samples``,
+        model: ``"kde"`` (HpBandSter's two KDEs on one budget) or ``"tpe"`` (Optuna's
+            multivariate TPE on every trial, ranked by the budget it reached, then its loss
+            there; see ``ferrotune._bohb_tpe``). With ``"tpe"``, ``top_n_percent``, ``num_samples``,
             ``bandwidth_factor`` and ``min_bandwidth`` keep their defaults.
         budgets: the budgets (steps) to model, increasing; default: the pruner's rung steps.
         seed: seed of the sampler (``None``: not reproducible).
@@ -376,7 +376,16 @@ class BOHBSampler(BaseSampler):
         core = bohb_core()
         with self._lock:
             params, source, budget = propose(
-                core, encoder, budgets, vectors, losses, numbers, self._opts, self._rng, self._model
+                core,
+                encoder,
+                budgets,
+                vectors,
+                losses,
+                numbers,
+                self._opts,
+                self._rng,
+                self._model,
+                multivariate=True,  # model="tpe": joint, as Optuna 5's TPESampler (measured)
             )
             self.last_source, self.last_model_budget = source, budget
         return params
