@@ -233,25 +233,13 @@ def propose(
 ) -> Tuple[Dict[str, Any], int, Optional[float]]:
     """One proposal, decoded: ``(params, source, model budget)``."""
     d = len(encoder.kinds)
-    vec = np.asarray(vectors, dtype=np.float64).reshape(len(vectors), d)
+    vec = np.ascontiguousarray(np.asarray(vectors, dtype=np.float64).reshape(len(vectors), d))
+    b = np.asarray(budgets, dtype=np.float64)
+    loss = np.asarray(losses, dtype=np.float64)
     if model == "tpe":
-        vector, source, budget = _bohb_tpe.tpe_propose(
-            encoder.kinds,
-            np.asarray(budgets, dtype=np.float64),
-            vec,
-            np.asarray(losses, dtype=np.float64),
-            np.asarray(ids, dtype=np.int64),
-            opts,
-            rng,
-            multivariate,
-        )
-        return encoder.decode(vector), int(source), budget
-    vector, source, budget = core.bohb_propose(
-        encoder.kinds,
-        np.asarray(budgets, dtype=np.float64),
-        np.ascontiguousarray(vec),
-        np.asarray(losses, dtype=np.float64),
-        opts,
-        rng,
-    )
+        ident = np.asarray(ids, dtype=np.int64)
+        args = (encoder.kinds, b, vec, loss, ident, opts, rng, multivariate)
+        vector, source, budget = _bohb_tpe.tpe_propose(*args)
+    else:
+        vector, source, budget = core.bohb_propose(encoder.kinds, b, vec, loss, opts, rng)
     return encoder.decode(vector), int(source), budget

@@ -129,7 +129,4 @@ def tpe_propose(
             rng,
         )
         out[cols] = np.asarray(best, dtype=np.float64)
-    if any(c == 0 for c in kinds):
-        numeric = np.asarray([c == 0 for c in kinds])
-        out[numeric] = np.clip(out[numeric], 0.0, 1.0)
     return out, MODEL, budget
