@@ -2,14 +2,15 @@
 
     python benches/bench_bohb.py [--seeds 10] [--budget 200] [--problems hartmann6,sgd,mlp]
 
-The default run (3 problems x 5 methods x 10 seeds) takes about half an hour on a shared 2-core
+The default run (3 problems x 5 methods x 10 seeds) takes about 25 minutes on a 2-core
 machine; ``--seeds 3 --problems hartmann6 --methods bohb,tpe_hb,random`` takes about a minute.
 
 Methods (all minimise; budgets in units of the fidelity, e.g. epochs):
 
 - ``bohb``: ``ferrotune.BOHB(space, 1, R, eta=3, seed=s)`` (synchronous Hyperband brackets,
-  HpBandSter's BOHB defaults). A job at budget ``b`` costs ``b`` (training restarts from scratch
-  on promotion, as in HpBandSter). The same runs, continued until this costing has spent the
+  the default TPE model; ``--bohb-options model=kde`` for HpBandSter's KDEs and defaults). A
+  job at budget ``b`` costs ``b`` (training restarts from scratch on promotion, as in
+  HpBandSter). The same runs, continued until this costing has spent the
   total budget too, are also costed as ``bohb_ckpt``: a promoted configuration resumes from its
   checkpoint and costs only ``b - b_previous``, which is how the Optuna methods are costed (a
   trial that is not pruned continues, and costs the last step it ran).
@@ -19,7 +20,8 @@ Methods (all minimise; budgets in units of the fidelity, e.g. epochs):
 - ``random_hb``: ``optuna.samplers.RandomSampler(seed=s)`` + Optuna's ``HyperbandPruner(1, R, 3)``.
 - ``random``: random search, every configuration at the full budget ``R``.
 - Not run by default (``--methods kde,tpe``), to tell the model from the schedule: ``kde``,
-  ``ferrotune.BOHBSampler`` with no pruner (BOHB's model, every configuration at ``R``), and
+  ``ferrotune.BOHBSampler(model="kde")`` with no pruner (HpBandSter's model, every
+  configuration at ``R``), and
   ``tpe``, Optuna's ``TPESampler`` with no pruner.
 
 An Optuna trial reports at the rung steps ``1, 3, 9, ..., R`` and costs the last step it ran
@@ -80,7 +82,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 ETA = 3
 
-DEFAULT_BUDGET = {"hartmann6": 200.0, "sgd": 100.0, "mlp": 50.0}
+DEFAULT_BUDGET = {"hartmann6": 200.0, "sgd": 100.0, "mlp": 100.0}
 
 # --- methods ----------------------------------------------------------------------------------
 
@@ -183,9 +185,10 @@ def run_random(problem, seed: int, total: float) -> Trace:
 
 
 def run_kde(problem, seed: int, total: float) -> Trace:
-    """BOHB's model without Hyperband: ``ferrotune.BOHBSampler`` (HpBandSter's defaults), every
-    configuration at the full budget. Not in the default set; isolates the model."""
-    return _full_budget_run(problem, ferrotune.BOHBSampler(seed=seed), total)
+    """HpBandSter's model without Hyperband: ``ferrotune.BOHBSampler(model="kde")`` (HpBandSter's
+    defaults), every configuration at the full budget. Not in the default set; isolates the
+    model."""
+    return _full_budget_run(problem, ferrotune.BOHBSampler(seed=seed, model="kde"), total)
 
 
 def run_tpe(problem, seed: int, total: float) -> Trace:
@@ -292,7 +295,7 @@ def main() -> None:
         type=float,
         default=None,
         help="total budget in full evaluations (default: 200 for hartmann6, 100 for sgd, "
-        "50 for mlp)",
+        "100 for mlp)",
     )
     ap.add_argument("--max-budget", type=int, default=27, help="R, a power of eta=3")
     ap.add_argument("--problems", default="hartmann6,sgd,mlp")

@@ -1,15 +1,16 @@
 """Per-trial cost of BOHB in a trial loop, and per-``ask`` cost of the ask/tell schedulers.
 
-Optuna studies (one trial each in turn): ``ferrotune.BOHBSampler`` + ``ferrotune.HyperbandPruner``,
-Optuna's ``TPESampler`` + ``HyperbandPruner``, ``RandomSampler`` + Optuna's ``HyperbandPruner``,
-and ``RandomSampler`` + ferrotune's ``HyperbandPruner`` (the floor: Optuna's bookkeeping and our
-pruner, with a sampler that does no work). Schedulers: ``ferrotune.BOHB`` (both models) and
+Optuna studies (one trial each in turn): ``ferrotune.BOHBSampler`` (the default TPE model, and
+``model="kde"``) + ``ferrotune.HyperbandPruner``, Optuna's ``TPESampler`` + ``HyperbandPruner``,
+``RandomSampler`` + Optuna's ``HyperbandPruner``, and ``RandomSampler`` + ferrotune's
+``HyperbandPruner`` (the floor: Optuna's bookkeeping and our pruner, with a sampler that does no
+work). Schedulers: ``ferrotune.BOHB`` (both models) and
 ``ferrotune.Hyperband``.
 
     python benches/bench_bohb_speed.py [--trials 2000] [--checkpoints 500,1000,2000]
         [--jobs 20000] [--job-checkpoints 1000,5000,10000,20000] [--window 100] [--seed 0]
 
-Studies: the four run in lockstep, on a 6-D unit cube, with
+Studies: the five run in lockstep, on a 6-D unit cube, with
 ``HyperbandPruner(1, 27, 3)``; a trial suggests its 6 floats, reports ``sum(x**2) + noise/step``
 at steps 1, 3, 9 and 27 and asks ``should_prune`` after each (ask/tell, as ``study.optimize``
 does). Its cost is the ``time.process_time()`` around the whole trial (sampler, pruner and
@@ -62,6 +63,9 @@ def bench_studies(n: int, checkpoints: List[int], window: int, seed: int) -> Non
         "ferrotune BOHBSampler + HyperbandPruner": (
             ferrotune.BOHBSampler(seed=seed), ferrotune.HyperbandPruner
         ),
+        "ferrotune BOHBSampler(model=kde) + HyperbandPruner": (
+            ferrotune.BOHBSampler(seed=seed, model="kde"), ferrotune.HyperbandPruner
+        ),
         "Optuna TPESampler + HyperbandPruner": (
             optuna.samplers.TPESampler(seed=seed), optuna.pruners.HyperbandPruner
         ),
@@ -93,7 +97,7 @@ def bench_studies(n: int, checkpoints: List[int], window: int, seed: int) -> Non
     print("|" + "---|" * (head.count("|") - 1))
     for c in checkpoints:
         med = {m: statistics.median(t[max(0, c - window):c]) * 1e3 for m, t in times.items()}
-        ours, tpe, _, floor = (med[m] for m in makers)
+        ours, _, tpe, _, floor = (med[m] for m in makers)
         print(f"| {c} | " + " | ".join(f"{v:.2f}" for v in med.values())
               + f" | {tpe / ours:.2f} | {ours / floor:.2f} |")
 
@@ -103,7 +107,7 @@ def bench_schedulers(n: int, checkpoints: List[int], window: int, seed: int) -> 
     rows = []
     variants: List[Tuple[str, Callable[..., ferrotune.Hyperband], Dict[str, str]]] = [
         ("BOHB", ferrotune.BOHB, {}),
-        ("BOHB, model=tpe", ferrotune.BOHB, {"model": "tpe"}),
+        ("BOHB, model=kde", ferrotune.BOHB, {"model": "kde"}),
         ("Hyperband", ferrotune.Hyperband, {}),
     ]
     for label, cls, extra in variants:

@@ -78,12 +78,13 @@ def test_rust_and_numpy_models_and_proposals_are_identical(seed: int) -> None:
 
 
 @needs_native
+@pytest.mark.parametrize("model", ["kde", "tpe"])
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_scheduler_gives_the_same_jobs_on_both_backends(mode: str, monkeypatch) -> None:
+def test_scheduler_gives_the_same_jobs_on_both_backends(mode: str, model: str, monkeypatch) -> None:
     traces = []
     for backend in ("rust", "python"):
         monkeypatch.setenv("FERROTUNE_BACKEND", backend)
-        opt = ferrotune.BOHB(SPACE, 1, 27, eta=3, seed=5, mode=mode)
+        opt = ferrotune.BOHB(SPACE, 1, 27, eta=3, seed=5, mode=mode, model=model)
         trace = []
         for _ in range(220):
             job = opt.ask()
@@ -95,11 +96,12 @@ def test_scheduler_gives_the_same_jobs_on_both_backends(mode: str, monkeypatch) 
 
 
 @needs_native
-def test_sampler_gives_the_same_trials_on_both_backends(monkeypatch) -> None:
+@pytest.mark.parametrize("model", ["kde", "tpe"])
+def test_sampler_gives_the_same_trials_on_both_backends(model: str, monkeypatch) -> None:
     runs = []
     for backend in ("rust", "python"):
         monkeypatch.setenv("FERROTUNE_BACKEND", backend)
-        study = _study(seed=2, name="same")
+        study = _study(seed=2, name="same", model=model)
         study.optimize(_objective, n_trials=70)
         runs.append([(t.params, t.state) for t in study.trials])
     assert runs[0] == runs[1]
@@ -254,7 +256,7 @@ def _study(seed: int, name: str = "bohb", **kwargs) -> optuna.Study:
 
 
 def test_sampler_with_hyperband_pruner_fits_on_the_largest_rung() -> None:
-    study = _study(seed=0)
+    study = _study(seed=0, model="kde")  # HpBandSter's gate and random fraction
     sampler = study.sampler
     seen = []
     for _ in range(120):
@@ -381,7 +383,7 @@ def test_sampler_rejects_multi_objective_studies() -> None:
 
 
 def test_scheduler_walks_the_sync_brackets_like_hyperband() -> None:
-    bohb = ferrotune.BOHB(SPACE, 1, 27, eta=3, seed=0)
+    bohb = ferrotune.BOHB(SPACE, 1, 27, eta=3, seed=0, model="kde")  # HpBandSter's gate
     hb = ferrotune.Hyperband(SPACE, 1, 27, eta=3, seed=0)
     assert bohb.brackets == hb.brackets
     # Two iterations of (1, 27, 3): 27+9+3+1, 12+4+1, 6+2, 4 jobs.

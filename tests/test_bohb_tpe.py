@@ -221,7 +221,7 @@ def test_sampler_with_tpe_model_in_a_pruned_study() -> None:
     assert optuna.trial.TrialState.PRUNED in states and optuna.trial.TrialState.FAIL in states
     again = run(ferrotune.BOHBSampler(seed=2, model="tpe"))
     assert [t.params for t in study.trials] == [t.params for t in again.trials]
-    kde = run(ferrotune.BOHBSampler(seed=2))
+    kde = run(ferrotune.BOHBSampler(seed=2, model="kde"))
     assert [t.params for t in study.trials] != [t.params for t in kde.trials]
 
 
@@ -235,7 +235,10 @@ def test_random_fraction_defaults_per_model() -> None:
             opt.tell(job, loss_of(job.params, job.budget))
         assert set(opt.sources) == expected
     assert ferrotune.BOHBSampler(model="tpe", random_fraction=0.5)._opts[3] == 0.5
-    assert ferrotune.BOHBSampler()._opts[3] == 1 / 3
+    assert ferrotune.BOHBSampler(model="kde")._opts[3] == 1 / 3
+    # The default model is the TPE model (no random fraction), for both classes.
+    assert ferrotune.BOHBSampler()._model == ferrotune.BOHB(SPACE, 1, 27)._model == "tpe"
+    assert ferrotune.BOHBSampler()._opts[3] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -250,6 +253,8 @@ def test_random_fraction_defaults_per_model() -> None:
             {"model": "tpe", "top_n_percent": 20, "min_bandwidth": 0.1},
             "`top_n_percent`, `min_bandwidth` only apply",
         ),
+        # The default model is "tpe": a KDE option alone says how to get the KDE model.
+        ({"bandwidth_factor": 2.0}, "`bandwidth_factor` only apply to model='kde'.*pass model="),
     ],
 )
 def test_bad_model_arguments(kwargs: dict, match: str) -> None:
@@ -259,3 +264,4 @@ def test_bad_model_arguments(kwargs: dict, match: str) -> None:
         ferrotune.BOHB(SPACE, 1, 9, **kwargs)
     # random_fraction and min_points_in_model apply to both models.
     ferrotune.BOHB(SPACE, 1, 9, model="tpe", random_fraction=0.1, min_points_in_model=6)
+    ferrotune.BOHB(SPACE, 1, 9, model="kde", top_n_percent=20, bandwidth_factor=2.0)

@@ -176,11 +176,11 @@ def test_bench_bohb_speed_prints_both_tables() -> None:
     assert len(rows) == 2, _explain(proc)
     for row in rows:
         cells = [float(c) for c in row.strip("|").split("|")[1:]]
-        assert len(cells) == 6 and all(c > 0 for c in cells), row
+        assert len(cells) == 7 and all(c > 0 for c in cells), row
     sched = [line for line in lines if line.startswith("| ferrotune.")]
     assert [line.split("|")[1].strip() for line in sched] == [
         "ferrotune.BOHB (sync)", "ferrotune.BOHB (async)",
-        "ferrotune.BOHB, model=tpe (sync)", "ferrotune.BOHB, model=tpe (async)",
+        "ferrotune.BOHB, model=kde (sync)", "ferrotune.BOHB, model=kde (async)",
         "ferrotune.Hyperband (sync)", "ferrotune.Hyperband (async)",
     ]
     for line in sched:
@@ -194,11 +194,11 @@ def test_bench_bohb_prints_the_quality_table_with_bohb_options() -> None:
         [
             str(REPO / "benches" / "bench_bohb.py"),
             "--problems", "hartmann6", "--seeds", "2", "--budget", "12",
-            "--methods", "bohb,bohb_sampler,random", "--bohb-options", "model=tpe",
+            "--methods", "bohb,bohb_sampler,random", "--bohb-options", "model=kde",
         ]
     )
     assert proc.returncode == 0, _explain(proc)
-    assert "ferrotune.BOHB options: {'model': 'tpe'}" in proc.stdout
+    assert "ferrotune.BOHB options: {'model': 'kde'}" in proc.stdout
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line]
     labels = [row.split("|")[1].strip() for row in rows[1:]]
     assert labels == [

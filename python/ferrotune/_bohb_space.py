@@ -41,8 +41,12 @@ DEFAULTS = dict(
     min_bandwidth=1e-3,
 )
 
-MODELS = ("kde", "tpe")
-"""``model`` values: HpBandSter's KDEs (the default) or the TPE model (``_bohb_tpe``)."""
+MODELS = ("tpe", "kde")
+"""``model`` values: the TPE model (``_bohb_tpe``, the default) or HpBandSter's KDEs."""
+
+DEFAULT_MODEL = "tpe"
+"""The default ``model``: it meets the quality targets that HpBandSter's KDEs miss
+(``benches/README.md``, "Which model is the default")."""
 
 RANDOM_FRACTION = {"kde": 1.0 / 3.0, "tpe": 0.0}
 """``random_fraction=None`` per model: HpBandSter's 1/3 for its KDEs; none for the TPE model,
@@ -125,8 +129,9 @@ def check_options(
         changed = [k for k in _KDE_ONLY if given[k] != DEFAULTS[k]]
         if changed:
             raise InvalidArgumentError(
-                f"{', '.join('`%s`' % k for k in changed)} only apply to model='kde'; "
-                "model='tpe' uses Optuna's TPE defaults instead."
+                f"{', '.join('`%s`' % k for k in changed)} only apply to model='kde' "
+                "(HpBandSter's KDEs); pass model='kde' to use them. model='tpe' (the "
+                "default) uses Optuna's TPE defaults instead."
             )
     return model, (n_min, top, samples, frac, factor, floor)
 
@@ -228,7 +233,7 @@ def propose(
     ids: Union[List[int], np.ndarray],
     opts: Tuple[int, int, int, float, float, float],
     rng: np.random.RandomState,
-    model: str = "kde",
+    model: str,
     multivariate: bool = False,
 ) -> Tuple[Dict[str, Any], int, Optional[float]]:
     """One proposal, decoded: ``(params, source, model budget)``."""

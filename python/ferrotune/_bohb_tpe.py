@@ -1,7 +1,8 @@
-"""BOHB's optional TPE model (``model="tpe"`` of ``ferrotune.BOHB`` and ``ferrotune.BOHBSampler``).
+"""BOHB's TPE model (``model="tpe"``, the default of ``ferrotune.BOHB`` and
+``ferrotune.BOHBSampler``).
 
-HpBandSter's model (``model="kde"``, the default; ``_bohb_py`` and ``bohb/`` in the Rust core)
-fits two multivariate KDEs on the results of one budget. This one fits Optuna's univariate TPE
+HpBandSter's model (``model="kde"``; ``_bohb_py`` and ``bohb/`` in the Rust core) fits two
+multivariate KDEs on the results of one budget. This one fits Optuna's univariate TPE
 on every configuration seen so far, each counted once at the largest budget it reached:
 
 - **Gate**: a model exists once some budget has ``N_min`` results (``min_points_in_model``,

@@ -18,8 +18,9 @@ counts its final value there. A NaN value, and a failed trial at the first budge
 report, count as ``+inf`` ("bad", as HpBandSter counts crashed runs). Running and pruned trials
 contribute the budgets they reached. For ``direction="maximize"`` the values are negated.
 
-**Model and proposal** (``ferrotune._core.bohb_propose`` or its numpy twin): see the BOHB section
-of the README. Parameters that are not in the intersection search space of the trials so far
+**Model and proposal** (``model="tpe"``, the default: ``ferrotune._bohb_tpe`` on the TPE core;
+``model="kde"``: ``ferrotune._core.bohb_propose`` or its numpy twin): see the BOHB section of
+the README. Parameters that are not in the intersection search space of the trials so far
 (and the first trial's) are drawn by an ``optuna.samplers.RandomSampler``.
 
 The observations are read from storage on every proposal; those of finished trials (which
@@ -46,6 +47,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ferrotune._bohb_space import (
     DEFAULTS,
+    DEFAULT_MODEL,
     Encoder,
     Observations,
     bohb_core,
@@ -190,16 +192,20 @@ class BOHBSampler(BaseSampler):
     Args:
         min_points_in_model: N_min, the number of observations a budget needs before a model is
             fitted on it (default and minimum: number of parameters + 1).
-        top_n_percent: percentage of the observations (lowest losses) in the good set, 1..99.
-        num_samples: candidates drawn from the good KDE per proposal.
+        top_n_percent: (``model="kde"`` only) percentage of the observations (lowest losses)
+            in the good set, 1..99.
+        num_samples: (``model="kde"`` only) candidates drawn from the good KDE per proposal.
         random_fraction: probability of a uniformly random configuration once a model exists
-            (``None``: 1/3, HpBandSter's, with ``model="kde"``; 0 with ``model="tpe"``).
-        bandwidth_factor: widens the continuous bandwidths when drawing candidates.
-        min_bandwidth: floor on every bandwidth.
-        model: ``"kde"`` (HpBandSter's two KDEs on one budget) or ``"tpe"`` (Optuna's
-            multivariate TPE on every trial, ranked by the budget it reached, then its loss
-            there; see ``ferrotune._bohb_tpe``). With ``"tpe"``, ``top_n_percent``, ``num_samples``,
-            ``bandwidth_factor`` and ``min_bandwidth`` keep their defaults.
+            (``None``: 0 with ``model="tpe"``; 1/3, HpBandSter's, with ``model="kde"``).
+        bandwidth_factor: (``model="kde"`` only) widens the continuous bandwidths when drawing
+            candidates.
+        min_bandwidth: (``model="kde"`` only) floor on every bandwidth.
+        model: ``"tpe"`` (the default: Optuna's multivariate TPE on every trial, ranked by the
+            budget it reached, then its loss there; see ``ferrotune._bohb_tpe``) or ``"kde"``
+            (HpBandSter's two KDEs on one budget, with HpBandSter's defaults). With ``"tpe"``,
+            ``top_n_percent``, ``num_samples``, ``bandwidth_factor`` and ``min_bandwidth`` must
+            keep their defaults (``InvalidArgumentError`` otherwise). The README's BOHB section
+            says why the TPE model is the default.
         budgets: the budgets (steps) to model, increasing; default: the pruner's rung steps.
         seed: seed of the sampler (``None``: not reproducible).
 
@@ -217,7 +223,7 @@ class BOHBSampler(BaseSampler):
         min_bandwidth: float = DEFAULTS["min_bandwidth"],
         budgets: Optional[Sequence[float]] = None,
         seed: Optional[int] = None,
-        model: str = "kde",
+        model: str = DEFAULT_MODEL,
     ) -> None:
         self._model, self._opts = check_options(
             model,

@@ -28,6 +28,7 @@ from optuna.distributions import BaseDistribution
 
 from ferrotune._bohb_space import (
     DEFAULTS,
+    DEFAULT_MODEL,
     Encoder,
     Observations,
     bohb_core,
@@ -47,7 +48,7 @@ class BOHB(Hyperband):
             :class:`ferrotune.Hyperband`.
         min_points_in_model, top_n_percent, num_samples, random_fraction, bandwidth_factor,
             min_bandwidth, model: BOHB's options, as for :class:`ferrotune.BOHBSampler`
-            (HpBandSter's defaults; ``model="tpe"`` for the TPE model).
+            (default: the TPE model; ``model="kde"`` for HpBandSter's KDEs and defaults).
 
     Thread-safe. Bad arguments raise ``InvalidArgumentError``/``SearchSpaceError``.
     """
@@ -67,7 +68,7 @@ class BOHB(Hyperband):
         random_fraction: Optional[float] = DEFAULTS["random_fraction"],
         bandwidth_factor: float = DEFAULTS["bandwidth_factor"],
         min_bandwidth: float = DEFAULTS["min_bandwidth"],
-        model: str = "kde",
+        model: str = DEFAULT_MODEL,
     ) -> None:
         self._model, opts = check_options(
             model,
