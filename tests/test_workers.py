@@ -158,3 +158,76 @@ def test_threads_are_one_worker() -> None:
     trials = study.trials
     assert {t.system_attrs[_workers.WORKER_ATTR] for t in trials} == {sampler._workers.token}
     assert len(set(_keys(trials))) == 40
+
+
+# --- BOHBSampler: the same streams ---------------------------------------------------------------
+
+
+def _pruned_objective(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -5.0, 5.0)
+    y = trial.suggest_float("y", -5.0, 5.0)
+    kind = trial.suggest_categorical("kind", ["a", "b", "c"])
+    loss = (x - 1.0) ** 2 + (y + 2.0) ** 2 + (0.0 if kind == "b" else 1.0)
+    for step in (1, 3, 9):
+        trial.report(loss + 1.0 / step, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return loss
+
+
+def _bohb_turns(samplers, n_rounds: int):
+    storage = optuna.storages.InMemoryStorage()
+    optuna.create_study(storage=storage, study_name="shared")
+    studies = [
+        optuna.load_study(
+            study_name="shared",
+            storage=storage,
+            sampler=s,
+            pruner=ferrotune.HyperbandPruner(min_resource=1, max_resource=9, reduction_factor=3),
+        )
+        for s in samplers
+    ]
+    for _ in range(n_rounds):
+        for study in studies:
+            study.optimize(_pruned_objective, n_trials=1)
+    return studies[0].trials
+
+
+@pytest.mark.parametrize("model", ["tpe", "kde"])
+@pytest.mark.parametrize("how", ["config", "pickle"])
+def test_identical_bohb_workers_do_not_repeat_configurations(model: str, how: str) -> None:
+    def make():
+        base = ferrotune.BOHBSampler(seed=0, model=model)
+        return base if how == "config" else pickle.loads(pickle.dumps(base))
+
+    samplers = [make() for _ in range(3)]
+    trials = _bohb_turns(samplers, 25)
+    keys = _keys(trials)
+    assert len(keys) == 75 and len(set(keys)) == 75
+    # The model still proposes once the study has enough results, on the per-trial streams
+    # (source 2: the model; 1: the KDE model's random fraction).
+    sources = {s.last_source for s in samplers}
+    assert 2 in sources and sources <= {1, 2}
+    # Per-trial streams depend on the seed and the trial number only: the run replays.
+    assert _keys(_bohb_turns([make() for _ in range(3)], 25)) == keys
+
+
+def test_optuna_style_shared_bohb_stream_would_repeat() -> None:
+    # Without per-trial streams, identical copies repeat each other's configurations.
+    samplers = [ferrotune.BOHBSampler(seed=0, model="kde") for _ in range(3)]
+    for s in samplers:
+        s._workers.streams = lambda study, trial: None  # every trial on the sampler's own stream
+    keys = _keys(_bohb_turns(samplers, 10))
+    assert len(set(keys)) < len(keys)
+
+
+def test_lone_bohb_sampler_keeps_its_own_stream() -> None:
+    # One worker: every trial on the sampler's own stream, as before there were workers.
+    a = ferrotune.BOHBSampler(seed=5)
+    own = _keys(_bohb_turns([a], 40))
+    b = ferrotune.BOHBSampler(seed=5)
+    b._workers.streams = lambda study, trial: None
+    assert _keys(_bohb_turns([b], 40)) == own
+    study = optuna.create_study(sampler=ferrotune.BOHBSampler(seed=5))
+    study.optimize(_pruned_objective, n_trials=30, n_jobs=3)  # threads are one worker
+    assert len({t.system_attrs[_workers.WORKER_ATTR] for t in study.trials}) == 1

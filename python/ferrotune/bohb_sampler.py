@@ -29,6 +29,11 @@ trials at the start of the study), so a proposal does Python work only for the t
 the first unfinished one. Thread-safe (one lock), picklable and deep-copyable (the cache is
 not pickled). With ``seed`` the proposals are
 reproducible, and identical with both backends.
+
+Workers that share one study (processes on one storage, built with the same ``seed`` or from one
+pickled sampler) do not propose the same configurations: as ``ferrotune.TPESampler``, a sampler
+keeps its own stream while it is the only writer it has seen in the study, and from then on
+draws each trial from a stream seeded by the seed and the trial number (``ferrotune._workers``).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from ferrotune import _workers
 from ferrotune._bohb_space import (
     DEFAULTS,
     DEFAULT_MODEL,
@@ -255,6 +261,8 @@ class BOHBSampler(BaseSampler):
         except (TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"invalid seed {seed!r}: {exc}") from None
         self._random = RandomSampler(seed=None if seed is None else (seed + 1) % 2**32)
+        # Per-trial streams once several workers share a study (as TPESampler; ferrotune._workers).
+        self._workers = _workers.WorkerStreams(seed)
         self._space = IntersectionSearchSpace(include_pruned=True)
         self._lock = threading.Lock()
         self._cache: Optional[_Cache] = None
@@ -279,6 +287,22 @@ class BOHBSampler(BaseSampler):
         with self._lock:
             self._rng.seed()
             self._random.reseed_rng()
+            self._workers.reseed()
+
+    def before_trial(self, study: Any, trial: FrozenTrial) -> None:
+        with self._lock:
+            token = self._workers.start(study, trial)
+        study._storage.set_trial_system_attr(trial._trial_id, _workers.WORKER_ATTR, token)
+
+    def after_trial(
+        self,
+        study: Any,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Optional[Sequence[float]],
+    ) -> None:
+        with self._lock:
+            self._workers.after_trial(trial)
 
     def infer_relative_search_space(
         self, study: Any, trial: FrozenTrial
@@ -381,6 +405,7 @@ class BOHBSampler(BaseSampler):
         encoder, budgets, vectors, losses, numbers = self._observations(study, search_space)
         core = bohb_core()
         with self._lock:
+            streams = self._workers.streams(study, trial)
             params, source, budget = propose(
                 core,
                 encoder,
@@ -389,7 +414,7 @@ class BOHBSampler(BaseSampler):
                 losses,
                 numbers,
                 self._opts,
-                self._rng,
+                self._rng if streams is None else streams[0],
                 self._model,
                 multivariate=True,  # model="tpe": joint, as Optuna 5's TPESampler (measured)
             )
@@ -400,4 +425,6 @@ class BOHBSampler(BaseSampler):
         self, study: Any, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
     ) -> Any:
         with self._lock:
-            return self._random.sample_independent(study, trial, param_name, param_distribution)
+            streams = self._workers.streams(study, trial)
+            random = self._random if streams is None else streams[1]
+            return random.sample_independent(study, trial, param_name, param_distribution)
