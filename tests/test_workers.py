@@ -231,3 +231,27 @@ def test_lone_bohb_sampler_keeps_its_own_stream() -> None:
     study = optuna.create_study(sampler=ferrotune.BOHBSampler(seed=5))
     study.optimize(_pruned_objective, n_trials=30, n_jobs=3)  # threads are one worker
     assert len({t.system_attrs[_workers.WORKER_ATTR] for t in study.trials}) == 1
+
+
+# --- GA / PSO / ACO: independent draws on the same streams ---------------------------------------
+
+
+@pytest.mark.parametrize("cls", [ferrotune.GASampler, ferrotune.PSOSampler, ferrotune.ACOSampler])
+def test_identical_evo_workers_do_not_start_with_the_same_trial(cls) -> None:
+    # Workers that start together: every first trial is sampled before any trial completed
+    # (empty search space, all parameters independent).
+    storage = optuna.storages.InMemoryStorage()
+    optuna.create_study(storage=storage, study_name="s")
+    studies = [
+        optuna.load_study(study_name="s", storage=storage, sampler=cls(seed=1)) for _ in range(3)
+    ]
+    trials = [study.ask() for study in studies]
+    points = [(t.suggest_float("x", -5.0, 5.0), t.suggest_int("n", 0, 10**6)) for t in trials]
+    assert len(set(points)) == 3
+    for study, trial in zip(studies, trials):
+        study.tell(trial, 1.0)
+    # A lone sampler keeps its own stream: its first trial is the RandomSampler's for the seed.
+    alone = optuna.create_study(sampler=cls(seed=1))
+    first = alone.ask()
+    reference = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1)).ask()
+    assert first.suggest_float("x", -5.0, 5.0) == reference.suggest_float("x", -5.0, 5.0)

@@ -2,7 +2,9 @@
 
 * Relative sampling over Optuna's ``IntersectionSearchSpace`` of completed trials (single-value
   distributions left out); anything outside it is sampled independently by an Optuna
-  ``RandomSampler`` with the same seed.
+  ``RandomSampler`` with the same seed, or, once several workers share the study, by one
+  seeded per trial (``ferrotune._workers``, as ``TPESampler``), so identically built workers
+  that start together do not all draw the same first trial.
 * Encoding of every distribution type into the operators' space (``_Codec``, numerical ones
   through ``_unit_space.UnitMap``, shared with BOHB): float in
   ``[low, high]``, log float and log int through the logarithm, stepped float and int widened by
@@ -36,7 +38,7 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
 
-from ferrotune import _evo_py
+from ferrotune import _evo_py, _workers
 from ferrotune._backend import get_backend_impl
 from ferrotune._unit_space import UnitMap
 from ferrotune.exceptions import InvalidArgumentError, SearchSpaceError
@@ -110,6 +112,9 @@ class EvoSamplerBase(BaseSampler):
                 raise InvalidArgumentError(f"seed must be < 2**32, got {seed}")
         self._seed = secrets.randbits(32) if seed is None else seed
         self._random = RandomSampler(seed=seed)
+        # Parameters sampled independently (the first trial, parameters outside the space) come
+        # from per-trial streams once several workers share a study (ferrotune._workers).
+        self._workers = _workers.WorkerStreams(seed)
         self._search_space = IntersectionSearchSpace()
         self._lock = threading.Lock()
         # Encoded rows of completed trials, for one (storage, study, search space) at a time.
@@ -131,6 +136,22 @@ class EvoSamplerBase(BaseSampler):
         with self._lock:
             self._seed = secrets.randbits(32)
             self._random.reseed_rng()
+            self._workers.reseed()
+
+    def before_trial(self, study: "Study", trial: FrozenTrial) -> None:
+        with self._lock:
+            token = self._workers.start(study, trial)
+        study._storage.set_trial_system_attr(trial._trial_id, _workers.WORKER_ATTR, token)
+
+    def after_trial(
+        self,
+        study: "Study",
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Optional[Sequence[float]],
+    ) -> None:
+        with self._lock:
+            self._workers.after_trial(trial)
 
     # -- Optuna sampler API --------------------------------------------------------------------
     def infer_relative_search_space(
@@ -148,7 +169,9 @@ class EvoSamplerBase(BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         with self._lock:
-            return self._random.sample_independent(study, trial, param_name, param_distribution)
+            streams = self._workers.streams(study, trial)
+            random = self._random if streams is None else streams[1]
+            return random.sample_independent(study, trial, param_name, param_distribution)
 
     def sample_relative(
         self,
