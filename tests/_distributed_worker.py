@@ -5,8 +5,9 @@
 CONFIG_JSON keys: ``storage`` ("postgres" | "journal"), ``location`` (URL or journal file),
 ``study``, ``seed``, ``n_trials``, optional ``heartbeat`` ([interval, grace] seconds, RDB only),
 ``hang_at`` (the objective of this worker's first trial writes the trial number to this file
-and then sleeps until the process is killed), ``sleep`` (seconds per trial) and ``pickled``
-(a path: the sampler is loaded from that pickle instead of being built).
+and then sleeps until the process is killed), ``sleep`` (seconds per trial), ``pickled``
+(a path: the sampler is loaded from that pickle instead of being built) and ``sampler``
+("tpe", the default, or "bohb": ``ferrotune.BOHBSampler``).
 
 On a storage error (an ``optuna.exceptions.StorageInternalError`` anywhere in the exception
 chain) it prints ``STORAGE-ERROR`` and the chain of exception types, and exits with 3.
@@ -41,7 +42,9 @@ def make_storage(cfg: dict) -> optuna.storages.BaseStorage:
     return optuna.storages.JournalStorage(JournalFileBackend(cfg["location"]))
 
 
-def make_sampler(seed: int) -> ferrotune.TPESampler:
+def make_sampler(seed: int, kind: str = "tpe") -> optuna.samplers.BaseSampler:
+    if kind == "bohb":
+        return ferrotune.BOHBSampler(seed=seed)
     return ferrotune.TPESampler(seed=seed, n_startup_trials=10)
 
 
@@ -96,7 +99,7 @@ def main() -> int:
         with open(cfg["pickled"], "rb") as f:
             sampler = pickle.load(f)
     else:
-        sampler = make_sampler(cfg["seed"])
+        sampler = make_sampler(cfg["seed"], cfg.get("sampler", "tpe"))
     try:
         study = optuna.load_study(
             study_name=cfg["study"],

@@ -151,6 +151,31 @@ def test_four_workers_one_study(backend) -> None:
         assert statistics.median(distributed) <= statistics.median(single)
 
 
+def test_four_bohb_workers_one_study(tmp_path) -> None:
+    """BOHBSampler (its default model) + HyperbandPruner in 4 processes built with the same
+    seed, on a journal file: every trial finished, distinct points (the per-trial streams) and
+    every worker ran trials. Structural checks only."""
+    location = str(tmp_path / "journal.log")
+    name = _new_study("journal", location)
+    cfg = {
+        "storage": "journal",
+        "location": location,
+        "study": name,
+        "seed": 0,
+        "n_trials": 30,
+        "sampler": "bohb",
+    }
+    for rc, out in _finish([_spawn(cfg) for _ in range(N_WORKERS)]):
+        assert rc == 0, out
+    trials = _trials("journal", location, name)
+    assert len(trials) == N_WORKERS * 30
+    keys = _param_keys(trials)
+    assert len(set(keys)) == len(keys), "two trials have identical parameters"
+    assert {t.state for t in trials} <= set(FINISHED)
+    assert any(t.state == TrialState.PRUNED for t in trials)
+    assert len({t.system_attrs["ferrotune:worker"] for t in trials}) == N_WORKERS
+
+
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120.0) -> str:
     deadline = time.monotonic() + timeout
     while not path.exists():
