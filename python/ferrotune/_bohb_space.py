@@ -45,8 +45,8 @@ MODELS = ("tpe", "kde")
 """``model`` values: the TPE model (``_bohb_tpe``, the default) or HpBandSter's KDEs."""
 
 DEFAULT_MODEL = "tpe"
-"""The default ``model``: it meets the quality targets that HpBandSter's KDEs miss
-(``benches/README.md``, "Which model is the default")."""
+"""The default ``model``: it meets the quality targets that HpBandSter's KDEs miss (the
+README's BOHB section, "Why the default is not HpBandSter's model")."""
 
 RANDOM_FRACTION = {"kde": 1.0 / 3.0, "tpe": 0.0}
 """``random_fraction=None`` per model: HpBandSter's 1/3 for its KDEs; none for the TPE model,

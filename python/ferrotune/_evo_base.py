@@ -100,7 +100,7 @@ def check_float(name: str, value: Any, low: float, high: float, open_low: bool =
     return v
 
 
-class EvoSamplerBase(BaseSampler):
+class EvoSamplerBase(_workers.WorkerHooks, BaseSampler):
     """Base class: relative sampling plumbing shared by the GA, PSO and ACO samplers."""
 
     _attr_prefix = "ferrotune:evo"
@@ -138,21 +138,6 @@ class EvoSamplerBase(BaseSampler):
             self._random.reseed_rng()
             self._workers.reseed()
 
-    def before_trial(self, study: "Study", trial: FrozenTrial) -> None:
-        with self._lock:
-            token = self._workers.start(study, trial)
-        study._storage.set_trial_system_attr(trial._trial_id, _workers.WORKER_ATTR, token)
-
-    def after_trial(
-        self,
-        study: "Study",
-        trial: FrozenTrial,
-        state: TrialState,
-        values: Optional[Sequence[float]],
-    ) -> None:
-        with self._lock:
-            self._workers.after_trial(trial)
-
     # -- Optuna sampler API --------------------------------------------------------------------
     def infer_relative_search_space(
         self, study: "Study", trial: FrozenTrial
@@ -169,8 +154,7 @@ class EvoSamplerBase(BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         with self._lock:
-            streams = self._workers.streams(study, trial)
-            random = self._random if streams is None else streams[1]
+            random = self._random_for(study, trial, self._random)
             return random.sample_independent(study, trial, param_name, param_distribution)
 
     def sample_relative(

@@ -192,3 +192,27 @@ class WorkerStreams:
             else:
                 extending = False
         return False
+
+
+class WorkerHooks:
+    """Optuna's ``before_trial``/``after_trial`` hooks for a sampler whose only per-trial
+    bookkeeping is its :class:`WorkerStreams` (``self._workers``, guarded by ``self._lock``),
+    and the independent sampler of a trial. Put it before ``BaseSampler`` in the bases."""
+
+    _lock: Any
+    _workers: WorkerStreams
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        with self._lock:
+            token = self._workers.start(study, trial)
+        study._storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, token)
+
+    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Any) -> None:
+        with self._lock:
+            self._workers.after_trial(trial)
+
+    def _random_for(self, study: Study, trial: FrozenTrial, own: RandomSampler) -> RandomSampler:
+        """``own`` while ``trial`` is on the sampler's own stream, else its per-trial sampler.
+        Call with the lock held."""
+        streams = self._workers.streams(study, trial)
+        return own if streams is None else streams[1]

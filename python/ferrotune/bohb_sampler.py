@@ -191,7 +191,7 @@ class _Cache:
         return k
 
 
-class BOHBSampler(BaseSampler):
+class BOHBSampler(_workers.WorkerHooks, BaseSampler):
     """BOHB's model-based sampler (Falkner et al., ICML 2018), for use with ferrotune's
     Hyperband or successive-halving pruner.
 
@@ -288,21 +288,6 @@ class BOHBSampler(BaseSampler):
             self._rng.seed()
             self._random.reseed_rng()
             self._workers.reseed()
-
-    def before_trial(self, study: Any, trial: FrozenTrial) -> None:
-        with self._lock:
-            token = self._workers.start(study, trial)
-        study._storage.set_trial_system_attr(trial._trial_id, _workers.WORKER_ATTR, token)
-
-    def after_trial(
-        self,
-        study: Any,
-        trial: FrozenTrial,
-        state: TrialState,
-        values: Optional[Sequence[float]],
-    ) -> None:
-        with self._lock:
-            self._workers.after_trial(trial)
 
     def infer_relative_search_space(
         self, study: Any, trial: FrozenTrial
@@ -425,6 +410,5 @@ class BOHBSampler(BaseSampler):
         self, study: Any, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
     ) -> Any:
         with self._lock:
-            streams = self._workers.streams(study, trial)
-            random = self._random if streams is None else streams[1]
+            random = self._random_for(study, trial, self._random)
             return random.sample_independent(study, trial, param_name, param_distribution)
