@@ -54,7 +54,9 @@ best-so-far regret is recorded against the total budget spent. The table gives, 
 over seeds: the budget (in full evaluations, ``total / R``) by which half of the seeds (the lower
 median) have reached random search's final median regret (``-`` if fewer than half ever do), that
 budget as a fraction of random search's own (same definition), the median regret at a few budgets
-and at the end, and the wall time per run. Prints; asserts nothing.
+and at the end, and the wall time per run. When ``tpe_hb`` and ``random`` ran, it then says
+for each BOHB row whether it meets issue 4's targets: at most 1/10 of random search's budget,
+and a final median regret no worse than Optuna's TPE + HyperbandPruner. Prints; asserts nothing.
 """
 
 from __future__ import annotations
@@ -275,15 +277,28 @@ def report(name: str, R: int, total: float, traces: Dict[str, List[Trace]], time
     print(f"random search's final median regret (target): {fmt(target, 4)}\n")
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
+    fractions: Dict[str, float] = {}
+    finals: Dict[str, float] = {}
     for m, ts in norm.items():
         reach = [first_reach(t, target) for t in ts]
         med = statistics.median_low(reach)
         frac = med / rs_reach if math.isfinite(med) and rs_reach > 0 else math.inf
+        fractions[m], finals[m] = frac, median([t[-1][1] for t in ts])
         cells = [fmt(med / R), fmt(frac, 2)]
         cells += [fmt(median([value_at(t, c * R) for t in ts]), 3) for c in checkpoints]
-        cells.append(fmt(median([t[-1][1] for t in ts]), 3))
+        cells.append(fmt(finals[m], 3))
         cells.append(f"{times[m] / len(ts):.1f}")
         print(f"| {LABELS[m]} | " + " | ".join(cells) + " |")
+    if "random" in norm and "tpe_hb" in norm:
+        print("\nTargets: at most 1/10 of random search's budget to reach its final regret, and a "
+              "final regret no worse than Optuna TPESampler + HyperbandPruner's "
+              f"({fmt(finals['tpe_hb'], 3)}):")
+        for m in ("bohb", "bohb_ckpt", "bohb_sampler"):
+            if m in norm:
+                frac_ok = "met" if fractions[m] <= 0.1 else "not met"
+                final_ok = "met" if finals[m] <= finals["tpe_hb"] else "not met"
+                print(f"- {LABELS[m]}: fraction {fmt(fractions[m], 2)} ({frac_ok}), "
+                      f"final {fmt(finals[m], 3)} ({final_ok})")
     sys.stdout.flush()
 
 

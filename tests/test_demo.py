@@ -194,19 +194,31 @@ def test_bench_bohb_prints_the_quality_table_with_bohb_options() -> None:
         [
             str(REPO / "benches" / "bench_bohb.py"),
             "--problems", "hartmann6", "--seeds", "2", "--budget", "12",
-            "--methods", "bohb,bohb_sampler,random", "--bohb-options", "model=kde",
+            "--methods", "bohb,bohb_sampler,tpe_hb,random", "--bohb-options", "model=kde",
         ]
     )
     assert proc.returncode == 0, _explain(proc)
     assert "ferrotune.BOHB options: {'model': 'kde'}" in proc.stdout
-    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    lines = proc.stdout.splitlines()
+    rows = [line for line in lines if line.startswith("| ") and "---" not in line]
     labels = [row.split("|")[1].strip() for row in rows[1:]]
     assert labels == [
         "ferrotune.BOHB (scheduler, restarts from scratch)",
         "ferrotune.BOHB (same runs, promotions resume from a checkpoint)",
         "ferrotune.BOHBSampler + ferrotune.HyperbandPruner",
+        "Optuna TPESampler + HyperbandPruner",
         "random search (full budget)",
     ], _explain(proc)
+    finals = {}
     for row in rows[1:]:
-        final = row.strip("|").split("|")[-2]
-        assert float(final) >= 0.0, row  # regret against Hartmann-6's optimum
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        finals[cells[0]] = float(cells[-2])
+        assert finals[cells[0]] >= 0.0, row  # regret against Hartmann-6's optimum
+    # The target lines: one per BOHB row, each judged against TPE + HB's final regret.
+    start = next(i for i, line in enumerate(lines) if line.startswith("Targets:"))
+    verdicts = lines[start + 1 : start + 4]
+    tpe_final = finals["Optuna TPESampler + HyperbandPruner"]
+    for label, line in zip(labels[:3], verdicts):
+        assert line.startswith(f"- {label}: fraction "), _explain(proc)
+        expected = "(met)" if finals[label] <= tpe_final else "(not met)"
+        assert line.endswith(expected), (line, finals)
