@@ -2,8 +2,9 @@
 ``ferrotune.BOHBSampler``).
 
 HpBandSter's model (``model="kde"``; ``_bohb_py`` and ``bohb/`` in the Rust core) fits two
-multivariate KDEs on the results of one budget. This one fits Optuna's univariate TPE
-on every configuration seen so far, each counted once at the largest budget it reached:
+multivariate KDEs on the results of one budget. This one fits Optuna's TPE (per dimension in
+the scheduler, jointly in the sampler: see **Space**) on every configuration seen so far, each
+counted once at the largest budget it reached:
 
 - **Gate**: a model exists once some budget has ``N_min`` results (``min_points_in_model``,
   default and minimum d + 1); before that, and with probability ``random_fraction`` after
